@@ -1,0 +1,229 @@
+"""A guest's own identity on RabbitMQ, limited to its own queues.
+
+In Trove every guest carries the control plane's broker credentials, so a
+tenant who takes over one guest can read every other guest's commands and
+speak for any of them. Here each guest gets a user ``trove-guest-<id>``
+whose permissions (regular expressions on the virtual host) reach only:
+
+* its own queues and fanout exchange: ``guestagent.<id>``,
+  ``guestagent.<id>.<server>``, ``guestagent.<id>_fanout`` and
+  ``guestagent.<id>_fanout_<hex>`` (configure, write, read);
+* the control exchange (``trove``): oslo.messaging declares it before it
+  consumes or publishes, the guest binds its queues to it and casts to the
+  conductor through it. RabbitMQ *topic permissions* on that exchange
+  limit the routing keys: the guest may publish only with the conductor's
+  topic and bind only keys of its own topic;
+* ``amq.default`` (write): oslo.messaging sends replies through the
+  default exchange to the caller's ``reply_<uuid>`` queue.
+
+What the broker cannot limit (a guest may publish through the default
+exchange to any queue it can name, and may delete the control exchange
+it must be able to declare) is covered in ``docs/security.rst``.
+"""
+
+import json
+import logging
+import re
+import subprocess
+import urllib.parse
+
+from trove_core import exceptions
+from trove_core.security import keys
+
+__all__ = ["GuestBrokerPolicy", "Rabbitmqctl", "USER_PREFIX"]
+
+LOG = logging.getLogger(__name__)
+
+USER_PREFIX = "trove-guest-"
+_EX_NOUSER = 67
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def _literal(text):
+    """Escape a validated name for a RabbitMQ (PCRE) regex."""
+    return re.sub(r"([.\-])", r"\\\1", text)
+
+
+class GuestBrokerPolicy:
+    """The broker identity and permissions of one guest.
+
+    :param guest_id: the guest's instance id (letters, digits, dashes).
+    :param vhost: the virtual host the control plane uses.
+    :param exchange: the control exchange (``[DEFAULT] control_exchange``).
+    :param conductor_topic: the conductor's topic (``[DEFAULT]
+        conductor_queue`` in Trove).
+    :param max_connections: broker connections the user may open.
+    :param max_channels: channels the user may open in all.
+    :raises InvalidIdentifier: when a name is not acceptable.
+    """
+
+    def __init__(self, guest_id, vhost="/", exchange="trove",
+                 conductor_topic="trove-conductor", max_connections=16,
+                 max_channels=64):
+        self.guest_id = keys.check_instance_id(guest_id)
+        for kind, value in (("exchange", exchange),
+                            ("conductor topic", conductor_topic)):
+            if not _NAME_RE.match(value):
+                raise exceptions.InvalidIdentifier(
+                    kind=kind, value=value,
+                    reason="use letters, digits, '.', '_' or '-'")
+        if not vhost or any(c in vhost for c in "\r\n\0"):
+            raise exceptions.InvalidIdentifier(
+                kind="vhost", value=vhost, reason="empty or control chars")
+        self.vhost = vhost
+        self.exchange = exchange
+        self.conductor_topic = conductor_topic
+        self.max_connections = int(max_connections)
+        self.max_channels = int(max_channels)
+
+    @property
+    def username(self):
+        """The broker user name, ``trove-guest-<id>``."""
+        return USER_PREFIX + self.guest_id
+
+    @property
+    def _own(self):
+        gid = _literal(self.guest_id)
+        return r"guestagent\.%s(\..+|_fanout(_[0-9a-f]+)?)?" % gid
+
+    def permissions(self):
+        """Return the vhost permissions as ``(configure, write, read)``."""
+        exch = _literal(self.exchange)
+        own = self._own
+        return ("^(%s|%s)$" % (exch, own),
+                r"^(%s|%s|amq\.default)$" % (exch, own),
+                "^(%s|%s)$" % (exch, own))
+
+    def topic_permissions(self):
+        """Return ``(exchange, write, read)`` routing-key limits."""
+        return (self.exchange,
+                "^%s$" % _literal(self.conductor_topic),
+                r"^guestagent\.%s(\..+)?$" % _literal(self.guest_id))
+
+    def user_limits(self):
+        """Return the user limits as ``rabbitmqctl set_user_limits`` JSON."""
+        return json.dumps({"max-connections": self.max_connections,
+                           "max-channels": self.max_channels})
+
+    def transport_url(self, password, host="127.0.0.1", port=5672,
+                      scheme="rabbit"):
+        """Build the guest's ``transport_url``.
+
+        :param password: the guest's broker password.
+        :param host: the broker's host as the guest reaches it.
+        :param port: the broker's AMQP port.
+        :param scheme: the oslo.messaging driver (``rabbit``); TLS is
+            set with ``[oslo_messaging_rabbit] ssl`` on the guest.
+        :returns: ``rabbit://user:password@host:port/vhost``.
+        """
+        quote = urllib.parse.quote
+        vhost = "" if self.vhost == "/" else quote(self.vhost, safe="")
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host
+        return "%s://%s:%s@%s:%d/%s" % (
+            scheme, quote(self.username, safe=""), quote(password, safe=""),
+            host, port, vhost)
+
+
+class Rabbitmqctl:
+    """Run ``rabbitmqctl`` with argv lists; passwords go through stdin.
+
+    :param node: the RabbitMQ node (``-n``), or ``None`` for the default.
+    :param binary: the ``rabbitmqctl`` executable.
+    :param timeout: seconds per command.
+    """
+
+    def __init__(self, node=None, binary="rabbitmqctl", timeout=60):
+        self.node = node
+        self.binary = binary
+        self.timeout = timeout
+
+    def _run(self, guest_id, args, stdin=None):
+        argv = [self.binary]
+        if self.node:
+            argv += ["-n", self.node]
+        argv += ["-q"] + list(args)
+        LOG.debug("running %s", " ".join(argv))
+        try:
+            proc = subprocess.run(
+                argv, input=stdin, capture_output=True, text=True,
+                timeout=self.timeout, check=False)
+        except FileNotFoundError:
+            raise exceptions.BrokerError(
+                command=args[0], guest_id=guest_id,
+                reason="%r not found; run this on a RabbitMQ node as root "
+                       "(or the rabbitmq user)" % self.binary) from None
+        except subprocess.TimeoutExpired:
+            raise exceptions.BrokerError(
+                command=args[0], guest_id=guest_id,
+                reason="no answer within %ss; is the node running?"
+                       % self.timeout) from None
+        if proc.returncode != 0:
+            # rabbitmqctl never echoes a password read from stdin, so its
+            # error output is safe to show.
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise exceptions.BrokerError(
+                command=args[0], guest_id=guest_id,
+                reason=detail[-1] if detail else "exit %d" % proc.returncode,
+                returncode=proc.returncode)
+        return proc.stdout
+
+    def user_exists(self, policy):
+        """Return whether the guest's user exists."""
+        out = self._run(policy.guest_id, ["list_users", "--no-table-headers"])
+        return any(line.split("\t", 1)[0] == policy.username
+                   for line in out.splitlines())
+
+    def create(self, policy, password):
+        """Create the user and set its permissions; undo on failure.
+
+        :param policy: a :class:`GuestBrokerPolicy`.
+        :param password: the password, passed on stdin only.
+        :raises BrokerError: when a command fails (the user is removed).
+        """
+        # Without the password argument, rabbitmqctl (3.10+) reads it from
+        # stdin, which keeps it off every process list.
+        try:
+            self._run(policy.guest_id, ["add_user", policy.username],
+                      stdin=password + "\n")
+        except exceptions.BrokerError as exc:
+            if "already exists" in exc.reason:
+                raise exceptions.BrokerError(
+                    command="add_user", guest_id=policy.guest_id,
+                    reason="user %r already exists; remove it with "
+                           "'trove-guest-credentials delete %s' first"
+                           % (policy.username, policy.guest_id)) from None
+            raise
+        try:
+            self._run(policy.guest_id,
+                      ["set_permissions", "-p", policy.vhost,
+                       policy.username, *policy.permissions()])
+            self._run(policy.guest_id,
+                      ["set_topic_permissions", "-p", policy.vhost,
+                       policy.username, *policy.topic_permissions()])
+            self._run(policy.guest_id,
+                      ["set_user_limits", policy.username,
+                       policy.user_limits()])
+        except exceptions.BrokerError:
+            self._run(policy.guest_id, ["delete_user", policy.username])
+            raise
+        LOG.info("created broker user %s for guest %s on vhost %s",
+                 policy.username, policy.guest_id, policy.vhost)
+
+    def delete(self, policy, missing_ok=False):
+        """Delete the guest's user (its permissions go with it).
+
+        :param policy: a :class:`GuestBrokerPolicy`.
+        :param missing_ok: do not fail when the user does not exist.
+        :returns: whether a user was deleted.
+        :raises BrokerError: when the command fails.
+        """
+        try:
+            self._run(policy.guest_id, ["delete_user", policy.username])
+        except exceptions.BrokerError as exc:
+            # rabbitmqctl exits with 67 (EX_NOUSER) for an unknown user.
+            if missing_ok and exc.kwargs.get("returncode") == _EX_NOUSER:
+                return False
+            raise
+        LOG.info("deleted broker user %s", policy.username)
+        return True
