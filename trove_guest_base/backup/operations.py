@@ -1,0 +1,272 @@
+"""The backup operations every datastore shares, as a manager mixin.
+
+A manager that declares ``IBackup`` mixes :class:`BackupOperations` in
+and registers its :class:`~trove_guest_base.backup.strategy.BackupStrategy`
+classes; everything around the bytes is here, once::
+
+    @implementer(caps.ILifecycle, caps.IBackup)
+    class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
+        def do_prepare(self, request):
+            if request.backup_info:
+                self.restore_backup(request.backup_info)
+            ...
+
+``create_backup`` resolves the strategy (``backup_info["type"]``, else
+the ``backup_strategy`` option), the storage driver and the key, reports
+``BUILDING``, streams, and reports ``COMPLETED`` with ``size``,
+``checksum``, ``location`` and ``backup_type`` (the states and fields of
+Trove's conductor ``update_backup``), or ``FAILED`` with a ``reason`` and
+re-raises: a failed backup is never reported complete.
+
+Why a mixin rather than methods on
+:class:`~trove_core.manager.BaseDatastoreManager`: a manager's capability
+set is what it declares, and the base answers every operation of an
+undeclared capability with ``OperationNotSupported``. Methods on the base
+would put ``create_backup`` on every manager, declared or not; a mixin
+keeps "has the backup operations" and "declares ``IBackup``" together.
+"""
+
+import logging
+import os
+import re
+import stat
+
+from trove_core import exceptions
+from trove_guest_base.backup import storage as storage_mod
+from trove_guest_base.backup import strategy as strategy_mod
+
+__all__ = ["BackupOperations", "read_key"]
+
+LOG = logging.getLogger(__name__)
+
+#: Backup ids become file names: letters, digits, '_', '.', '-'.
+BACKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+#: Trove's conductor backup states.
+BUILDING, COMPLETED, FAILED = "BUILDING", "COMPLETED", "FAILED"
+_GIB = 1024.0 ** 3
+_HEX = re.compile(r"[0-9A-Fa-f]{64}")
+
+
+def read_key(path, option="backup_encryption_key_file", backup_id="-"):
+    """Read a backup encryption key from a 0600 file.
+
+    The file holds the 32 key bytes, or 64 hex digits (a trailing
+    newline is ignored).
+
+    :param path: the key file.
+    :param option: the option that names it, for messages.
+    :param backup_id: the backup it is read for, for messages.
+    :returns: the 32-byte key.
+    :raises BackupKeyError: the file is unreadable, does not hold a key,
+        or group or others may access it.
+    """
+    def refuse(reason):
+        return exceptions.BackupKeyError(backup_id=backup_id,
+                                         reason=reason, option=option)
+
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            data = handle.read(1024)
+    except OSError as exc:
+        raise refuse("cannot read the backup key file %r: %s (check %s)"
+                     % (path, exc.strerror, option)) from None
+    if len(data) == 32:
+        key = data
+    else:
+        text = data.strip().decode("ascii", "replace")
+        if not _HEX.fullmatch(text):
+            raise refuse(
+                "the backup key file %r holds %d bytes; it must hold "
+                "exactly 32 bytes or 64 hex digits (a 256-bit key; check "
+                "%s)" % (path, len(data), option))
+        key = bytes.fromhex(text)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise refuse("the backup key file %r is mode %04o; group and "
+                     "others must have no access (chmod 600 %s)"
+                     % (path, stat.S_IMODE(info.st_mode), path))
+    return key
+
+
+class BackupOperations:
+    """``IBackup`` for a manager, and the restore its ``do_prepare`` runs.
+
+    The manager provides ``name``, ``options`` (with the common guest
+    options ``backup_strategy``, ``backup_storage``,
+    ``backup_storage_root`` and ``backup_encryption_key_file``),
+    ``conf`` and ``reporter``. The datastore's descriptor (its declared
+    strategies) is found through discovery unless the manager sets
+    :attr:`descriptor`.
+    """
+
+    #: Trove's backup type names (``backup_info["type"]``) -> this
+    #: datastore's strategy names.
+    backup_type_aliases = {}
+
+    #: the datastore's descriptor, when not found through discovery.
+    descriptor = None
+
+    # -- resolution --------------------------------------------------------
+
+    def backup_strategy(self, name=None):
+        """Load (once per name) a declared backup strategy.
+
+        :param name: a strategy or Trove backup type name; defaults to
+            the ``backup_strategy`` option.
+        :returns: a :class:`~trove_guest_base.backup.BackupStrategy`.
+        :raises BadRequest: the datastore does not declare it.
+        :raises TierNotAllowed: the tier policy refuses it.
+        :raises PluginNotFound: it is not installed.
+        """
+        name = self.backup_type_aliases.get(name, name)
+        cache = self.__dict__.setdefault("_backup_strategies", {})
+        key = name or self.options.backup_strategy
+        if key not in cache:
+            cache[key] = strategy_mod.load_strategy(self, "backup", name)
+        return cache[key]
+
+    def backup_storage(self):
+        """The configured backup storage driver."""
+        return storage_mod.get_storage(self.options.backup_storage,
+                                       root=self.options.backup_storage_root)
+
+    def backup_key(self, backup_id="-"):
+        """The backup encryption key (32 bytes), or ``None`` when
+        ``backup_encryption_key_file`` is unset.
+
+        :raises BackupKeyError: the key file is unusable.
+        """
+        path = self.options.backup_encryption_key_file
+        if not path:
+            return None
+        return read_key(path, "[%s] backup_encryption_key_file"
+                        % self.name, backup_id)
+
+    def _check_id(self, backup_info):
+        backup_id = (backup_info or {}).get("id") if isinstance(
+            backup_info, dict) else None
+        if not isinstance(backup_id, str) or not BACKUP_ID.fullmatch(
+                backup_id):
+            raise exceptions.InvalidIdentifier(
+                kind="backup", value=backup_id,
+                reason="backup_info needs an 'id' of letters, digits, '_', "
+                "'.' or '-' (at most 128)")
+        return backup_id
+
+    # -- IBackup -------------------------------------------------------------
+
+    def create_backup(self, backup_info):
+        """Stream a backup to storage and report it to the conductor.
+
+        :param backup_info: Trove's dict: ``id`` (required),
+            ``location``, ``type`` (a strategy, or a Trove backup type
+            the datastore aliases), ``parent`` (``{"location",
+            "checksum"}`` for an incremental backup).
+        :returns: the :class:`~trove_guest_base.backup.BackupResult`.
+        :raises InvalidIdentifier: the id is missing or not a bare name
+            (nothing is reported).
+        :raises BackupError: the backup failed, was reported ``FAILED``
+            and nothing was committed; a typed error a strategy raised
+            (``DatastoreError``, ``BadRequest``...) is re-raised as it is.
+        """
+        backup_id = self._check_id(backup_info)
+        strategy = None
+        self.reporter.backup_update(backup_id, state=BUILDING)
+        try:
+            strategy = self.backup_strategy(backup_info.get("type"))
+            parent = backup_info.get("parent")
+            if parent and not strategy.incremental:
+                raise exceptions.BadRequest(
+                    reason="backup strategy %r cannot make incremental "
+                    "backups; back up without a parent or name a strategy "
+                    "that can in backup_info's 'type'" % strategy.name)
+            location = backup_info.get("location") or strategy.location(
+                backup_id)
+            result = strategy.backup(
+                self.backup_storage(), location, parent=parent,
+                key=self.backup_key(backup_id),
+                progress=lambda done: self.reporter.progress(
+                    "backup", done, None, "bytes read"))
+        except Exception as exc:
+            reason = "%s: %s" % (type(exc).__name__, exc)
+            LOG.error("backup %s failed: %s", backup_id, reason)
+            fields = {"state": FAILED, "reason": reason[:500]}
+            if strategy is not None:
+                fields["backup_type"] = strategy.name
+            self.reporter.backup_update(backup_id, **fields)
+            if isinstance(exc, exceptions.TroveError):
+                raise
+            raise exceptions.BackupError(backup_id=backup_id,
+                                         reason=reason) from exc
+        self.reporter.backup_update(
+            backup_id, state=COMPLETED, size=result.size / _GIB,
+            checksum=result.checksum, location=result.location,
+            backup_type=strategy.name, success=True)
+        LOG.info("backup %s completed with %s: %d bytes stored in %.1f s",
+                 backup_id, strategy.name, result.size, result.seconds)
+        return result
+
+    def pre_create_backup(self):
+        """Quiesce writes before a volume snapshot; nothing by default."""
+        return {}
+
+    def post_create_backup(self):
+        """Undo :meth:`pre_create_backup`; nothing by default."""
+
+    # -- restore (prepare) -------------------------------------------------
+
+    def backup_for_restore(self, backup_info):
+        """Check ``backup_info`` against storage and pick its strategy.
+
+        The strategy is the one recorded in the backup's metadata, else
+        ``backup_info["type"]``, else the ``backup_strategy`` option. When
+        ``backup_info`` carries the control plane's ``checksum``, it must
+        equal the stored one.
+
+        :returns: ``(strategy, location)``.
+        :raises BadRequest: no ``location`` and no ``id`` to derive it.
+        :raises BackupError: the checksums differ (nothing was touched).
+        :raises NotFound: there is no backup at the location.
+        """
+        if not isinstance(backup_info, dict):
+            raise exceptions.BadRequest(reason="backup_info must be a dict")
+        location = backup_info.get("location")
+        storage = self.backup_storage()
+        if not location:
+            if not backup_info.get("id"):
+                raise exceptions.BadRequest(
+                    reason="backup_info needs the backup's 'location'")
+            location = self.backup_strategy(
+                backup_info.get("type")).location(
+                    self._check_id(backup_info))
+        meta = storage.metadata(location)
+        expected = backup_info.get("checksum")
+        stored = meta.get("checksum")
+        if expected and stored not in (expected, "sha256:%s" % expected):
+            raise exceptions.BackupError(
+                backup_id=backup_info.get("id") or location,
+                reason="the control plane expects checksum %s but storage "
+                "holds %s; refusing to restore" % (expected, stored))
+        name = (meta.get("strategy") or meta.get("backup_type")
+                or backup_info.get("type"))
+        return self.backup_strategy(name), location
+
+    def restore_backup(self, backup_info, strategy=None, location=None):
+        """Restore ``backup_info`` with its strategy (for ``do_prepare``).
+
+        :param strategy: and ``location``: as :meth:`backup_for_restore`
+            returned them, when the caller needed the strategy first.
+        :returns: what the strategy's ``restore`` returned.
+        :raises BackupError: checksum mismatch, wrong or missing key, or
+            the restore failed.
+        """
+        if strategy is None or location is None:
+            strategy, location = self.backup_for_restore(backup_info)
+        backup_id = backup_info.get("id") or location
+        LOG.info("restoring backup %s with %s", backup_id, strategy.name)
+        return strategy.restore(
+            self.backup_storage(), location,
+            key=self.backup_key(backup_id),
+            progress=lambda done: self.reporter.progress(
+                "restore", done, None, "bytes restored"))
+

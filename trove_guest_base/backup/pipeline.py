@@ -1,0 +1,358 @@
+"""The streaming backup and restore pipeline.
+
+Stored format: gzip of the tool's output; when a key is given, that gzip
+stream is encrypted in independent AES-256-GCM frames (``4-byte length |
+ciphertext``), each with a nonce of a random 7-byte prefix, a 4-byte
+counter and a last-frame flag, so frames cannot be reordered, dropped or
+truncated unnoticed. The SHA-256 of the stored bytes is kept in the
+object's metadata and checked before a restore starts.
+"""
+
+import dataclasses
+import hashlib
+import logging
+import os
+import struct
+import subprocess
+import threading
+import time
+import zlib
+
+from trove_core import exceptions
+from trove_guest_base import process
+
+__all__ = ["BackupResult", "Command", "File", "run_backup", "run_restore"]
+
+LOG = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+FORMAT = "trove-backup/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A tool run without a shell: its stdout is the backup (as a source)
+    or its stdin receives the restore (as a sink)."""
+
+    argv: list
+    env: dict = None
+    secrets: tuple = ()
+    timeout: float = None
+
+
+@dataclasses.dataclass(frozen=True)
+class File:
+    """A local file read as the backup, or written (atomically) by a
+    restore."""
+
+    path: str
+    mode: int = 0o600
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupResult:
+    """What a committed backup is."""
+
+    location: str
+    size: int
+    raw_size: int
+    checksum: str
+    encrypted: bool
+    seconds: float
+
+
+class _Encryptor:
+    def __init__(self, key):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.aead = AESGCM(_check_key(key))
+        self.prefix = os.urandom(7)
+        self.counter = 0
+
+    def frame(self, data, last):
+        nonce = self.prefix + struct.pack(">IB", self.counter, int(last))
+        self.counter += 1
+        sealed = self.aead.encrypt(nonce, data, None)
+        return struct.pack(">I", len(sealed)) + nonce + sealed
+
+
+def _check_key(key):
+    if not isinstance(key, bytes) or len(key) != 32:
+        raise exceptions.BadRequest(
+            reason="a backup encryption key must be 32 bytes")
+    return key
+
+
+def _source_chunks(source, chunk):
+    """Yield chunks of ``source``; return the process to wait on."""
+    if isinstance(source, File):
+        with open(source.path, "rb") as handle:
+            while data := handle.read(chunk):
+                yield data
+        return
+    raise TypeError("unsupported backup source %r" % (source,))
+
+
+def run_backup(source, storage, location, key=None, progress=None,
+               chunk=CHUNK, metadata=None):
+    """Stream ``source`` into ``storage`` at ``location``.
+
+    :param source: a :class:`Command` (its stdout) or a :class:`File`.
+    :param storage: a :class:`~trove_guest_base.backup.StorageDriver`.
+    :param location: where the backup goes in that storage.
+    :param key: 32 bytes to encrypt with, or ``None``.
+    :param progress: called with the raw bytes read so far.
+    :param metadata: extra fields kept with the backup.
+    :returns: :class:`BackupResult`.
+    :raises BackupError: the tool failed or was killed, or storage
+        failed (a full disk...); nothing is committed.
+    """
+    started = time.monotonic()
+    encryptor = _Encryptor(key) if key is not None else None
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    digest = hashlib.sha256()
+    writer = storage.open_writer(location)
+    stored = raw = 0
+    pending = b""
+    proc = None
+
+    def emit(data, last=False):
+        nonlocal stored, pending
+        if encryptor is None:
+            if data:
+                digest.update(data)
+                writer.write(data)
+                stored += len(data)
+            return
+        pending += data
+        while len(pending) >= chunk or (last and pending is not None):
+            piece, pending = pending[:chunk], pending[chunk:]
+            final = last and not pending
+            framed = encryptor.frame(piece, final)
+            digest.update(framed)
+            writer.write(framed)
+            stored += len(framed)
+            if final:
+                break
+
+    try:
+        if isinstance(source, Command):
+            proc, chunks = _spawn_source(source, chunk, location)
+        else:
+            chunks = _source_chunks(source, chunk)
+        for data in chunks:
+            raw += len(data)
+            emit(compressor.compress(data))
+            if progress:
+                progress(raw)
+        if proc is not None:
+            _finish_source(proc, source, location)
+        emit(compressor.flush(), last=True)
+        meta = dict(metadata or {}, format=FORMAT, size=stored,
+                    raw_size=raw, checksum="sha256:" + digest.hexdigest(),
+                    encrypted=encryptor is not None,
+                    created_at=time.time())
+        writer.commit(meta)
+    except BaseException as exc:
+        writer.abort()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if isinstance(exc, exceptions.TroveError):
+            raise
+        if isinstance(exc, (OSError, ValueError)):
+            raise exceptions.BackupError(
+                backup_id=location, reason="%s: %s"
+                % (type(exc).__name__, exc)) from exc
+        raise
+    finally:
+        if proc is not None:
+            _close_pipes(proc)
+    return BackupResult(location, stored, raw, meta["checksum"],
+                        encryptor is not None,
+                        round(time.monotonic() - started, 3))
+
+
+def _spawn_source(source, chunk, location):
+    env = dict(os.environ)
+    env.update(source.env or {})
+    shown = process.redact(" ".join(source.argv), source.secrets)
+    try:
+        proc = subprocess.Popen(source.argv, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=env)
+    except FileNotFoundError:
+        raise exceptions.BackupError(
+            backup_id=location,
+            reason="%r is not installed" % source.argv[0]) from None
+    errors = []
+    reader = threading.Thread(target=lambda: errors.append(
+        proc.stderr.read()), daemon=True)
+    reader.start()
+    proc._trove_stderr = (reader, errors, shown)
+
+    def chunks():
+        while data := proc.stdout.read(chunk):
+            yield data
+    return proc, chunks()
+
+
+def _close_pipes(proc):
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None and not pipe.closed:
+            try:
+                pipe.close()
+            except OSError:
+                LOG.debug("closing a pipe of pid %d failed", proc.pid)
+
+
+def _finish_source(proc, source, location):
+    reader, errors, shown = proc._trove_stderr
+    code = proc.wait(timeout=source.timeout)
+    reader.join(timeout=10)
+    if code != 0:
+        err = process.redact(b"".join(errors).decode("utf-8", "replace"),
+                             source.secrets).strip()[-1500:]
+        how = ("was killed by signal %d" % -code if code < 0
+               else "exited with %d" % code)
+        raise exceptions.BackupError(
+            backup_id=location, reason="%s %s: %s" % (shown, how, err))
+
+
+def verify(storage, location):
+    """Check the stored bytes against the committed checksum.
+
+    :returns: the backup's metadata.
+    :raises BackupError: the object is corrupt, truncated or not a
+        trove-core backup.
+    """
+    meta = storage.metadata(location)
+    if meta.get("format") != FORMAT:
+        raise exceptions.BackupError(
+            backup_id=location, reason="unknown backup format %r"
+            % meta.get("format"))
+    digest = hashlib.sha256()
+    size = 0
+    with storage.open_reader(location) as handle:
+        while data := handle.read(CHUNK):
+            digest.update(data)
+            size += len(data)
+    actual = "sha256:" + digest.hexdigest()
+    if actual != meta.get("checksum") or size != meta.get("size"):
+        raise exceptions.BackupError(
+            backup_id=location, reason="checksum mismatch: stored object "
+            "has %s (%d bytes), metadata says %s (%s bytes); refusing to "
+            "restore" % (actual, size, meta.get("checksum"),
+                         meta.get("size")))
+    return meta
+
+
+def _plain_chunks(handle, key, encrypted, location):
+    decompressor = zlib.decompressobj(31)
+    if not encrypted:
+        while data := handle.read(CHUNK):
+            yield decompressor.decompress(data)
+    else:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        aead = AESGCM(_check_key(key))
+        counter, last = 0, False
+        while not last:
+            header = handle.read(4)
+            if len(header) < 4:
+                raise exceptions.BackupError(
+                    backup_id=location, reason="encrypted stream is truncated")
+            (length,) = struct.unpack(">I", header)
+            nonce = handle.read(12)
+            sealed = handle.read(length)
+            count, last = struct.unpack(">IB", nonce[7:])
+            if count != counter or len(sealed) != length:
+                raise exceptions.BackupError(
+                    backup_id=location, reason="encrypted frames out of order")
+            try:
+                data = aead.decrypt(nonce, sealed, None)
+            except Exception:  # cryptography raises InvalidTag
+                raise exceptions.BackupError(
+                    backup_id=location, reason="decryption failed: wrong key "
+                    "or tampered backup") from None
+            counter += 1
+            yield decompressor.decompress(data)
+    tail = decompressor.flush()
+    if tail:
+        yield tail
+    if not decompressor.eof:
+        raise exceptions.BackupError(backup_id=location,
+                                     reason="compressed stream is truncated")
+
+
+def run_restore(storage, location, sink, key=None, progress=None):
+    """Verify the backup at ``location``, then stream it into ``sink``.
+
+    :param sink: a :class:`Command` (fed on stdin) or a :class:`File`
+        (written to a temporary file, moved into place when complete).
+    :returns: the raw bytes restored.
+    :raises BackupError: checksum mismatch, wrong key, or the sink
+        failed; a :class:`File` sink is left untouched then.
+    """
+    meta = verify(storage, location)
+    if meta.get("encrypted") and key is None:
+        raise exceptions.BackupError(
+            backup_id=location, reason="the backup is encrypted; give its "
+            "key")
+    done = 0
+    with storage.open_reader(location) as handle:
+        chunks = _plain_chunks(handle, key, meta.get("encrypted"),
+                                location)
+        if isinstance(sink, File):
+            partial = sink.path + ".restoring"
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         sink.mode)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for data in chunks:
+                        out.write(data)
+                        done += len(data)
+                        if progress:
+                            progress(done)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(partial, sink.path)
+            except BaseException:
+                if os.path.exists(partial):
+                    os.unlink(partial)
+                raise
+            return done
+        env = dict(os.environ)
+        env.update(sink.env or {})
+        proc = subprocess.Popen(sink.argv, stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, env=env)
+        errors = []
+        reader = threading.Thread(target=lambda: errors.append(
+            proc.stderr.read()), daemon=True)
+        reader.start()
+        try:
+            for data in chunks:
+                proc.stdin.write(data)
+                done += len(data)
+                if progress:
+                    progress(done)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            _close_pipes(proc)
+            raise
+        code = proc.wait(timeout=sink.timeout)
+        reader.join(timeout=10)
+        _close_pipes(proc)
+        if code != 0:
+            shown = process.redact(" ".join(sink.argv), sink.secrets)
+            err = process.redact(b"".join(errors).decode("utf-8", "replace"),
+                                 sink.secrets).strip()[-1500:]
+            raise exceptions.BackupError(
+                backup_id=location, reason="%s exited with %d: %s"
+                % (shown, code, err))
+    return done

@@ -1,0 +1,607 @@
+"""The abstract conformance tests, one class per capability.
+
+Every test checks effects through the plugin's probe, never by asking the
+manager about itself alone. A plugin runs all of them with a few lines::
+
+    import pytest
+
+    from trove_core import testing
+    from trove_guest_base import conformance
+
+
+    class TestFakeConformance(conformance.DatastoreSuite):
+        \"\"\"The fake datastore passes the conformance kit.\"\"\"
+
+        datastore = "fake"
+
+        @pytest.fixture(scope="class")
+        @classmethod
+        def trove_spawn(cls, tmp_path_factory):
+            with testing.Spawner("fake", tmp_path_factory.mktemp("fake"),
+                                 testing.FakeProbe) as spawn:
+                yield spawn
+
+        @pytest.fixture(scope="class")
+        @classmethod
+        def trove_override(cls):
+            return {"max_connections": 321}
+
+Tests of a capability the manager does not declare are skipped with the
+reason ``not declared``, and instead every operation of that capability
+must raise :class:`~trove_core.exceptions.OperationNotSupported`.
+
+The backup round trip runs once per backup strategy the datastore's
+descriptor declares (``test_backup_restore_round_trip[<strategy>]``); a
+strategy that cannot run here is skipped with its reason. The
+replication test exercises the configured ``replication_strategy``. Each
+outcome is recorded per strategy in the report (see
+:mod:`.strategies`).
+"""
+
+import uuid
+
+import pytest
+
+from trove_core import capabilities as caps
+from trove_core import exceptions
+from trove_core import models
+from trove_guest_base.conformance import corpus
+from trove_guest_base.conformance import strategies
+from trove_guest_base.conformance.fixtures import ConformanceBase
+from trove_guest_base.conformance.fixtures import all_pages
+from trove_guest_base.conformance.fixtures import tests_of
+
+__all__ = [
+    "AccessTests", "BackupTests", "ConfigurationTests", "DatabasesTests",
+    "DatastoreSuite", "GuestLogsTests", "LifecycleTests",
+    "NotDeclaredTests", "ReplicationTests", "RootTests", "UsersTests",
+]
+
+PASSWORD = "Conformance-pass-1"  # noqa: S105 (a test account)
+NEW_PASSWORD = "Conformance-pass-2"  # noqa: S105 (a test account)
+_REJECTED = (exceptions.BadRequest,)
+_REJECTED_OR_ABSENT = (exceptions.BadRequest, exceptions.NotFound)
+
+
+def _unique(prefix):
+    return "%s_%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def _database_names(manager):
+    return [d.name for d in all_pages(manager.list_databases)]
+
+
+def _user_keys(manager):
+    return [(u.name, u.host) for u in all_pages(manager.list_users)]
+
+
+@tests_of("lifecycle")
+class LifecycleTests(ConformanceBase):
+    """Prepare, status, stop, start and restart."""
+
+    def test_lifecycle_prepared_and_running(self, trove_manager,
+                                            trove_probe):
+        """A prepared guest runs, as its own client sees it."""
+        assert trove_manager.prepared
+        assert trove_probe.is_running()
+        assert trove_manager.refresh_status().is_running
+
+    def test_lifecycle_engine_reported(self, trove_probe):
+        """The probe names the engine and its version."""
+        engine = trove_probe.engine()
+        assert engine["name"] and engine["version"]
+
+    def test_lifecycle_prepare_is_idempotent(self, trove_manager,
+                                             trove_probe,
+                                             trove_prepare_kwargs):
+        """Preparing a prepared guest changes nothing and keeps it up."""
+        trove_manager.prepare(**trove_prepare_kwargs)
+        assert trove_probe.is_running()
+
+    def test_lifecycle_stop_then_start(self, trove_manager, trove_probe):
+        """stop_db stops the server; start_db_with_conf_changes starts it
+        again."""
+        trove_manager.stop_db()
+        try:
+            assert not trove_probe.is_running()
+            assert not trove_manager.refresh_status().is_running
+        finally:
+            trove_manager.start_db_with_conf_changes(None)
+        assert trove_probe.is_running()
+        assert trove_manager.refresh_status().is_running
+
+    def test_lifecycle_restart(self, trove_manager, trove_probe):
+        """restart leaves the server running."""
+        trove_manager.restart()
+        assert trove_probe.is_running()
+
+    def test_lifecycle_start_while_running_refused(self, trove_manager):
+        """Starting a running server with a new configuration is
+        refused."""
+        with pytest.raises(exceptions.BadRequest, match="running") as info:
+            trove_manager.start_db_with_conf_changes(None)
+        assert info.value.kwargs["reason"]
+
+    def test_lifecycle_filesystem_stats(self, trove_manager, tmp_path):
+        """get_filesystem_stats answers in Trove's shape."""
+        stats = trove_manager.get_filesystem_stats(str(tmp_path))
+        assert {"block_size", "total_blocks", "free_blocks", "total",
+                "free", "used"} <= set(stats)
+
+    def test_lifecycle_unknown_operation(self, trove_manager):
+        """An operation outside the guest API is refused by name."""
+        with pytest.raises(exceptions.UnknownOperation,
+                           match="trove_no_such_operation") as info:
+            trove_manager.operation("trove_no_such_operation")
+        assert info.value.operation == "trove_no_such_operation"
+
+
+@tests_of("databases")
+class DatabasesTests(ConformanceBase):
+    """Creating, listing and dropping databases."""
+
+    def test_databases_create_list_delete(self, trove_manager,
+                                          trove_probe):
+        """A created database exists for the client, is listed, and is
+        gone after delete."""
+        name = _unique("conf_db")
+        trove_manager.create_database([models.Database(name)])
+        assert trove_probe.database_exists(name)
+        assert name in _database_names(trove_manager)
+        trove_manager.delete_database(models.Database(name))
+        assert not trove_probe.database_exists(name)
+        assert name not in _database_names(trove_manager)
+
+    def test_databases_pagination(self, trove_manager):
+        """list_databases pages by name with a marker."""
+        prefix = _unique("conf_page")
+        names = ["%s_%d" % (prefix, i) for i in range(3)]
+        trove_manager.create_database([models.Database(n) for n in names])
+        try:
+            first, marker = trove_manager.list_databases(limit=1)
+            assert len(first) == 1 and marker == first[0].name
+            assert set(names) <= set(_database_names(trove_manager))
+        finally:
+            for name in names:
+                trove_manager.delete_database(models.Database(name))
+
+    def test_databases_system_hidden(self, trove_manager):
+        """System databases (ignore_dbs) are never listed."""
+        hidden = set(getattr(trove_manager.options, "ignore_dbs", ()))
+        assert not hidden & set(_database_names(trove_manager))
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_databases_hostile_name(self, trove_manager, trove_probe,
+                                    trove_sentinel, name):
+        """A hostile name is rejected, or stored and read back exactly."""
+        try:
+            trove_manager.create_database([models.Database(name)])
+        except _REJECTED:
+            assert name not in _database_names(trove_manager)
+        else:
+            assert name in _database_names(trove_manager)
+            assert trove_probe.database_exists(name)
+            trove_manager.delete_database(models.Database(name))
+            assert not trove_probe.database_exists(name)
+        trove_sentinel.check()
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_databases_hostile_delete(self, trove_manager, trove_sentinel,
+                                      name):
+        """Deleting a hostile, absent name harms nothing else."""
+        try:
+            trove_manager.delete_database(models.Database(name))
+        except _REJECTED_OR_ABSENT:
+            pass
+        trove_sentinel.check()
+
+
+@tests_of("users")
+class UsersTests(ConformanceBase):
+    """Creating, changing and dropping users."""
+
+    def _create(self, manager, name, password=PASSWORD, host="%"):
+        manager.create_user([models.User(name, host=host,
+                                         password=password)])
+
+    def test_users_create_login_delete(self, trove_manager, trove_probe):
+        """A created user logs in with its password only, and not after
+        delete."""
+        name = _unique("conf_user")
+        self._create(trove_manager, name)
+        assert trove_probe.can_login(name, PASSWORD, host="%")
+        assert not trove_probe.can_login(name, "wrong-password", host="%")
+        assert (name, "%") in _user_keys(trove_manager)
+        found = trove_manager.get_user(name, "%")
+        assert found is not None and found.name == name
+        trove_manager.delete_user(models.User(name, host="%"))
+        assert not trove_probe.can_login(name, PASSWORD, host="%")
+        assert trove_manager.get_user(name, "%") is None
+
+    def test_users_change_password(self, trove_manager, trove_probe):
+        """After change_passwords only the new password works."""
+        name = _unique("conf_pw")
+        self._create(trove_manager, name)
+        try:
+            trove_manager.change_passwords([models.User(
+                name, host="%", password=NEW_PASSWORD)])
+            assert trove_probe.can_login(name, NEW_PASSWORD, host="%")
+            assert not trove_probe.can_login(name, PASSWORD, host="%")
+        finally:
+            trove_manager.delete_user(models.User(name, host="%"))
+
+    def test_users_rename(self, trove_manager, trove_probe):
+        """update_attributes renames a user; the old name is gone."""
+        old, new = _unique("conf_old"), _unique("conf_new")
+        self._create(trove_manager, old)
+        try:
+            trove_manager.update_attributes(old, "%", {"name": new})
+            assert trove_probe.can_login(new, PASSWORD, host="%")
+            assert trove_manager.get_user(old, "%") is None
+        finally:
+            for name in (old, new):
+                if trove_manager.get_user(name, "%") is not None:
+                    trove_manager.delete_user(models.User(name, host="%"))
+
+    def test_users_system_hidden(self, trove_manager):
+        """System users (ignore_users) are never listed."""
+        hidden = set(getattr(trove_manager.options, "ignore_users", ()))
+        assert not hidden & {n for n, _h in _user_keys(trove_manager)}
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_users_hostile_name(self, trove_manager, trove_probe,
+                                trove_sentinel, name):
+        """A hostile user name is rejected, or stored exactly and can log
+        in."""
+        try:
+            self._create(trove_manager, name)
+        except _REJECTED:
+            assert (name, "%") not in _user_keys(trove_manager)
+        else:
+            found = trove_manager.get_user(name, "%")
+            assert found is not None and found.name == name
+            assert trove_probe.can_login(name, PASSWORD, host="%")
+            trove_manager.delete_user(models.User(name, host="%"))
+            assert not trove_probe.can_login(name, PASSWORD, host="%")
+        trove_sentinel.check()
+
+    @pytest.mark.parametrize("host", corpus.params(corpus.HOSTILE_NAMES))
+    def test_users_hostile_host(self, trove_manager, trove_sentinel, host):
+        """A hostile host is rejected, or stored and read back exactly."""
+        if not self.supports_hosts:
+            pytest.skip("the datastore has no user hosts")
+        name = _unique("conf_host")
+        try:
+            self._create(trove_manager, name, host=host)
+        except _REJECTED:
+            pass
+        else:
+            found = trove_manager.get_user(name, host)
+            assert found is not None and found.host == host
+            trove_manager.delete_user(models.User(name, host=host))
+        trove_sentinel.check()
+
+    @pytest.mark.parametrize("password",
+                             corpus.params(corpus.HOSTILE_PASSWORDS))
+    def test_users_hostile_password(self, trove_manager, trove_probe,
+                                    trove_sentinel, password):
+        """A hostile password is rejected, or works exactly as given."""
+        name = _unique("conf_hpw")
+        try:
+            self._create(trove_manager, name, password=password)
+        except _REJECTED:
+            pass
+        else:
+            try:
+                assert trove_probe.can_login(name, password, host="%")
+            finally:
+                trove_manager.delete_user(models.User(name, host="%"))
+        trove_sentinel.check()
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_users_hostile_rename(self, trove_manager, trove_probe,
+                                  trove_sentinel, name):
+        """Renaming to a hostile name is rejected, or stored exactly."""
+        old = _unique("conf_ren")
+        self._create(trove_manager, old)
+        try:
+            trove_manager.update_attributes(old, "%", {"name": name})
+        except _REJECTED:
+            assert trove_manager.get_user(old, "%") is not None
+            trove_manager.delete_user(models.User(old, host="%"))
+        else:
+            found = trove_manager.get_user(name, "%")
+            assert found is not None and found.name == name
+            assert trove_probe.can_login(name, PASSWORD, host="%")
+            trove_manager.delete_user(models.User(name, host="%"))
+        trove_sentinel.check()
+
+
+@tests_of("access")
+class AccessTests(ConformanceBase):
+    """Granting and revoking database access."""
+
+    def test_access_grant_revoke(self, trove_manager, trove_probe):
+        """A grant lets the user use the database; a revoke stops it."""
+        db, user = _unique("conf_acc_db"), _unique("conf_acc_user")
+        # access without databases: the datastore's namespaces need no
+        # creation (Redis key prefixes)
+        has_databases = "databases" in trove_manager.capabilities()
+        if has_databases:
+            trove_manager.create_database([models.Database(db)])
+        trove_manager.create_user([models.User(user, host="%",
+                                               password=PASSWORD)])
+        try:
+            assert not trove_probe.can_login(user, PASSWORD, database=db,
+                                             host="%")
+            trove_manager.grant_access(user, "%", [db])
+            assert db in [d.name for d in
+                          trove_manager.list_access(user, "%")]
+            assert trove_probe.can_login(user, PASSWORD, database=db,
+                                         host="%")
+            trove_manager.revoke_access(user, "%", db)
+            assert db not in [d.name for d in
+                              trove_manager.list_access(user, "%")]
+            assert not trove_probe.can_login(user, PASSWORD, database=db,
+                                             host="%")
+        finally:
+            trove_manager.delete_user(models.User(user, host="%"))
+            if has_databases:
+                trove_manager.delete_database(models.Database(db))
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_access_hostile_database(self, trove_manager, trove_sentinel,
+                                     name):
+        """Granting a hostile database name is rejected, or read back
+        exactly."""
+        user = _unique("conf_hacc")
+        trove_manager.create_user([models.User(user, host="%",
+                                               password=PASSWORD)])
+        try:
+            created = "databases" in trove_manager.capabilities()
+            try:
+                if created:
+                    trove_manager.create_database([models.Database(name)])
+            except _REJECTED:
+                created = False
+            try:
+                trove_manager.grant_access(user, "%", [name])
+            except _REJECTED_OR_ABSENT:
+                pass
+            else:
+                granted = [d.name for d in
+                           trove_manager.list_access(user, "%")]
+                assert name in granted
+                trove_manager.revoke_access(user, "%", name)
+            if created:
+                trove_manager.delete_database(models.Database(name))
+        finally:
+            trove_manager.delete_user(models.User(user, host="%"))
+        trove_sentinel.check()
+
+
+@tests_of("root")
+class RootTests(ConformanceBase):
+    """Enabling and disabling the superuser."""
+
+    def test_root_enable_and_login(self, trove_manager, trove_probe):
+        """enable_root returns a password the superuser logs in with."""
+        root = trove_manager.enable_root()
+        assert root.password
+        assert trove_manager.is_root_enabled()
+        assert trove_manager.get_root_password() == root.password
+        assert trove_probe.can_login(trove_probe.root_user, root.password,
+                                     host=root.host)
+
+    def test_root_with_password_then_disable(self, trove_manager,
+                                             trove_probe):
+        """A given root password works until root is disabled."""
+        root = trove_manager.enable_root_with_password(NEW_PASSWORD)
+        assert trove_probe.can_login(trove_probe.root_user, NEW_PASSWORD,
+                                     host=root.host)
+        trove_manager.disable_root()
+        assert not trove_probe.can_login(trove_probe.root_user,
+                                         NEW_PASSWORD, host=root.host)
+
+
+@tests_of("backup")
+class BackupTests(ConformanceBase):
+    """A backup restores, on a new instance, exactly what it saw: once
+    per backup strategy the datastore declares (``trove_strategy``)."""
+
+    trove_strategy_kind = "backup"
+
+    def test_backup_restore_round_trip(self, trove_manager, trove_probe,
+                                       trove_spawn, trove_prepare_kwargs,
+                                       trove_strategy, request):
+        """Data written before the backup is restored; data written after
+        it is not."""
+        from trove_core.testing import helpers
+
+        name = strategies.exercise(request, trove_manager, "backup",
+                                   trove_strategy)
+        before, after = _unique("before"), _unique("after")
+        trove_probe.write_marker(before, "kept")
+        db = None
+        if "databases" in trove_manager.capabilities():
+            db = _unique("conf_bk_db")
+            trove_manager.create_database([models.Database(db)])
+        backup_id = _unique("conformance")
+        reporter, trove_manager.reporter = (trove_manager.reporter,
+                                            helpers.RecordingReporter())
+        try:
+            trove_manager.create_backup({
+                "id": backup_id, "location": None, "type": trove_strategy,
+                "parent": None, "datastore": trove_manager.name})
+            update = trove_manager.reporter.last_backup(backup_id)
+        finally:
+            trove_manager.reporter = reporter
+        assert update is not None, "create_backup reported nothing"
+        assert update.get("state") == "COMPLETED", update
+        assert update.get("location") and update.get("checksum")
+        if name is not None and "backup_type" in update:
+            assert update["backup_type"] == name, update
+        trove_probe.write_marker(after, "not in the backup")
+        target = trove_spawn()
+        kwargs = dict(trove_prepare_kwargs, backup_info={
+            "id": backup_id, "location": update["location"],
+            "checksum": update["checksum"], "type": trove_strategy})
+        target.manager.prepare(**kwargs)
+        assert target.probe.is_running()
+        assert target.probe.read_marker(before) == "kept"
+        assert target.probe.read_marker(after) is None
+        if db is not None:
+            assert target.probe.database_exists(db)
+
+
+@tests_of("replication")
+class ReplicationTests(ConformanceBase):
+    """A replica follows its primary."""
+
+    def test_replication_follow_then_detach(self, trove_manager,
+                                            trove_probe, trove_spawn,
+                                            trove_prepare_kwargs, request):
+        """What the primary writes is read on the replica; a detached
+        replica accepts writes."""
+        strategies.exercise(request, trove_manager, "replication", None)
+        assert isinstance(trove_manager.backup_required_for_replication(),
+                          bool)
+        snapshot = trove_manager.get_replication_snapshot(
+            {"id": _unique("snapshot"), "name": "conformance"}, None)
+        replica = trove_spawn()
+        replica.manager.prepare(**dict(trove_prepare_kwargs,
+                                       snapshot=snapshot))
+        key = _unique("replicated")
+        trove_probe.write_marker(key, "from the primary")
+        replica.manager.wait_for_txn(trove_manager.get_latest_txn_id())
+        assert replica.probe.read_marker(key) == "from the primary"
+        replica.manager.detach_replica()
+        replica.manager.enable_as_master(None)
+        own = _unique("own")
+        replica.probe.write_marker(own, "on the detached replica")
+        assert replica.probe.read_marker(own) == "on the detached replica"
+        assert trove_probe.read_marker(own) is None
+
+
+@tests_of("configuration")
+class ConfigurationTests(ConformanceBase):
+    """Configuration overrides, applied and persisted."""
+
+    def _values(self, probe, names):
+        return {name: str(probe.config_value(name)) for name in names}
+
+    def test_configuration_apply_dynamic(self, trove_manager, trove_probe,
+                                         trove_override):
+        """apply_overrides changes the running server."""
+        before = self._values(trove_probe, trove_override)
+        try:
+            trove_manager.apply_overrides(trove_override)
+            assert self._values(trove_probe, trove_override) == {
+                k: str(v) for k, v in trove_override.items()}
+        finally:
+            trove_manager.apply_overrides(before)
+
+    def test_configuration_persisted_across_restart(
+            self, trove_manager, trove_probe, trove_override):
+        """update_overrides survives a restart; removing them restores
+        the defaults."""
+        before = self._values(trove_probe, trove_override)
+        trove_manager.update_overrides(trove_override)
+        trove_manager.restart()
+        try:
+            assert self._values(trove_probe, trove_override) == {
+                k: str(v) for k, v in trove_override.items()}
+        finally:
+            trove_manager.update_overrides({}, remove=True)
+            trove_manager.restart()
+        assert self._values(trove_probe, trove_override) == before
+
+    @pytest.mark.parametrize("name", [pytest.param(
+        "trove_conformance_no_such_parameter", id="unknown")]
+        + corpus.params(corpus.HOSTILE_NAMES))
+    def test_configuration_bad_parameter_refused(self, trove_manager,
+                                                 trove_sentinel, name):
+        """An unknown or hostile parameter name is refused."""
+        with pytest.raises(exceptions.BadRequest):
+            trove_manager.update_overrides({name: "1"})
+        with pytest.raises(exceptions.BadRequest):
+            trove_manager.apply_overrides({name: "1"})
+        trove_sentinel.check()
+
+
+@tests_of("guest_logs")
+class GuestLogsTests(ConformanceBase):
+    """Listing, enabling, publishing and discarding guest logs."""
+
+    def test_guest_logs_listed(self, trove_manager):
+        """guest_log_list gives each log's name, type and status."""
+        logs = trove_manager.guest_log_list()
+        assert logs, "no exposed logs: set guest_log_exposed_logs"
+        for log in logs:
+            assert {"name", "type", "status"} <= set(log)
+
+    def test_guest_logs_publish_discard(self, trove_manager):
+        """An enabled log with activity publishes bytes; discard removes
+        them."""
+        user_logs = [log for log in trove_manager.guest_log_list()
+                     if log["type"] == "USER"] or \
+            trove_manager.guest_log_list()
+        name = user_logs[0]["name"]
+        trove_manager.guest_log_action(name, True, False, False, False)
+        try:
+            if "databases" in trove_manager.capabilities():
+                db = _unique("conf_log")
+                trove_manager.create_database([models.Database(db)])
+                trove_manager.delete_database(models.Database(db))
+            published = trove_manager.guest_log_action(
+                name, False, False, True, False)
+            assert published["published"] > 0, published
+            discarded = trove_manager.guest_log_action(
+                name, False, False, False, True)
+            assert not discarded["published"], discarded
+        finally:
+            trove_manager.guest_log_action(name, False, True, False, False)
+
+    @pytest.mark.parametrize("name", corpus.params(corpus.HOSTILE_NAMES))
+    def test_guest_logs_hostile_name(self, trove_manager, trove_sentinel,
+                                     name):
+        """A hostile log name is refused."""
+        with pytest.raises(_REJECTED_OR_ABSENT):
+            trove_manager.guest_log_action(name, False, False, True, False)
+        trove_sentinel.check()
+
+
+def _not_declared_test(capability):
+    iface = caps.CAPABILITIES[capability]
+
+    def test(self, trove_manager):
+        for operation in sorted(iface.names()):
+            with pytest.raises(exceptions.OperationNotSupported) as info:
+                trove_manager.operation(operation)
+            assert info.value.operation == operation
+            if not hasattr(type(trove_manager), operation):
+                with pytest.raises(exceptions.OperationNotSupported):
+                    getattr(trove_manager, operation)()
+    test.__name__ = "test_%s_not_declared_refused" % capability
+    test.__doc__ = ("Every %s operation raises OperationNotSupported when "
+                    "the capability is not declared." % capability)
+    test.trove_capability = capability
+    test.trove_when = "undeclared"
+    return test
+
+
+class NotDeclaredTests(ConformanceBase):
+    """Operations of undeclared capabilities are refused, typed."""
+
+
+for _name in caps.CAPABILITIES:
+    if _name != "lifecycle":
+        _test = _not_declared_test(_name)
+        setattr(NotDeclaredTests, _test.__name__, _test)
+del _name, _test
+
+
+class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
+                     AccessTests, RootTests, BackupTests, ReplicationTests,
+                     ConfigurationTests, GuestLogsTests, NotDeclaredTests):
+    """Every conformance test; subclass it and provide the fixtures."""

@@ -1,0 +1,286 @@
+"""Running commands and supervising the datastore process.
+
+Commands are argv lists, never shell strings. Secrets passed in
+``secrets=`` are replaced by ``***`` in everything logged or raised.
+
+A datastore process is supervised by a :class:`Runner`:
+:class:`ChildRunner` starts it as a direct child (containers, tests),
+:class:`SystemdRunner` drives a systemd unit (VM guests).
+:func:`make_runner` picks one from a datastore's ``runner`` option.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+
+from trove_guest_base import exceptions
+from trove_guest_base import net
+
+__all__ = ["ChildRunner", "Runner", "SystemdRunner", "make_runner",
+           "redact", "run"]
+
+LOG = logging.getLogger(__name__)
+
+
+def redact(text, secrets=()):
+    """Return ``text`` with every secret replaced by ``***``."""
+    if text is None:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _show(argv, secrets):
+    return redact(" ".join(str(a) for a in argv), secrets)
+
+
+def run(argv, timeout=60, input=None, check=True, secrets=(), env=None,
+        cwd=None, stdout=subprocess.PIPE):
+    """Run ``argv`` and return its ``CompletedProcess``.
+
+    :param argv: the command as a list; a string is refused.
+    :param timeout: seconds before the command is killed.
+    :param input: bytes for its standard input.
+    :param check: raise when it exits non-zero.
+    :param secrets: strings to hide in logs and errors.
+    :param env: extra environment variables (merged over ours).
+    :param stdout: where its standard output goes (captured by default).
+    :raises ProcessError: it could not start, timed out, or (with
+        ``check``) exited non-zero; stderr is included, redacted.
+    """
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("run() takes an argv list, not a shell string")
+    argv = [os.fspath(a) for a in argv]
+    shown = _show(argv, secrets)
+    LOG.debug("running %s", shown)
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    try:
+        result = subprocess.run(
+            argv, input=input, stdout=stdout, stderr=subprocess.PIPE,
+            timeout=timeout, env=full_env, cwd=cwd, check=False)
+    except FileNotFoundError:
+        raise exceptions.ProcessError(
+            command=shown, reason="%r is not installed" % argv[0]) from None
+    except subprocess.TimeoutExpired:
+        raise exceptions.ProcessError(
+            command=shown, reason="timed out after %s s" % timeout) from None
+    if check and result.returncode != 0:
+        err = redact(result.stderr.decode("utf-8", "replace"), secrets)
+        raise exceptions.ProcessError(
+            command=shown, reason="exit code %d: %s"
+            % (result.returncode, err.strip()[-2000:]))
+    return result
+
+
+class Runner:
+    """Starts, stops and observes one datastore process."""
+
+    def start(self, timeout=60):
+        """Start the process (no-op when it runs)."""
+        raise NotImplementedError
+
+    def stop(self, timeout=60):
+        """Stop the process and wait until it is gone."""
+        raise NotImplementedError
+
+    def is_running(self):
+        """Whether the process is alive."""
+        raise NotImplementedError
+
+    def crashed(self):
+        """Whether the process died without being asked to."""
+        raise NotImplementedError
+
+
+class ChildRunner(Runner):
+    """Run the datastore as a child of the guest, in its own session.
+
+    The pid is kept in ``pid_file`` so that a restarted guest finds and
+    supervises a datastore it started before.
+
+    :param argv: the server command, running in the foreground.
+    :param pid_file: where the pid is recorded.
+    :param log_file: where its stdout and stderr go.
+    :param env: extra environment variables.
+    :param stop_signal: the signal asking it to shut down cleanly.
+    """
+
+    def __init__(self, argv, pid_file, log_file, env=None,
+                 stop_signal=signal.SIGTERM):
+        self.argv = [os.fspath(a) for a in argv]
+        self.pid_file = os.fspath(pid_file)
+        self.log_file = os.fspath(log_file)
+        self.env = env
+        self.stop_signal = stop_signal
+        self._proc = None
+
+    def _read_pid(self):
+        try:
+            with open(self.pid_file, encoding="ascii") as handle:
+                return int(handle.read().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _alive(self, pid):
+        if self._proc is not None and self._proc.pid == pid:
+            return self._proc.poll() is None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        with contextlib.suppress(OSError):
+            with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
+                if handle.read().split(")")[-1].split()[0] == "Z":
+                    return False
+        return True
+
+    @property
+    def pid(self):
+        """The pid of the running process, or ``None``."""
+        pid = self._read_pid()
+        return pid if pid and self._alive(pid) else None
+
+    def is_running(self):
+        if self._proc is not None:
+            self._proc.poll()  # reap our child even if another stopped it
+        return self.pid is not None
+
+    def crashed(self):
+        pid = self._read_pid()
+        return pid is not None and not self._alive(pid)
+
+    def start(self, timeout=60):
+        if self.is_running():
+            return
+        os.makedirs(os.path.dirname(self.log_file) or ".", exist_ok=True)
+        env = dict(os.environ)
+        env.update(self.env or {})
+        with open(self.log_file, "ab") as log:
+            try:
+                self._proc = subprocess.Popen(
+                    self.argv, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, env=env,
+                    start_new_session=True)
+            except FileNotFoundError:
+                raise exceptions.ProcessError(
+                    command=self.argv[0],
+                    reason="%r is not installed" % self.argv[0]) from None
+        from trove_guest_base import files
+
+        files.atomic_write(self.pid_file, str(self._proc.pid), mode=0o644)
+        LOG.info("started %s (pid %d)", self.argv[0], self._proc.pid)
+
+    def stop(self, timeout=60):
+        pid = self.pid
+        if pid is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.pid_file)
+            return
+        os.kill(pid, self.stop_signal)
+        try:
+            net.wait_until(lambda: not self._alive(pid), timeout,
+                           "%s (pid %d) to stop" % (self.argv[0], pid))
+        except exceptions.ReadinessTimeout:
+            LOG.warning("%s (pid %d) ignored %s for %s s; killing it",
+                        self.argv[0], pid, self.stop_signal.name, timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            net.wait_until(lambda: not self._alive(pid), 10,
+                           "%s (pid %d) to die" % (self.argv[0], pid))
+        if self._proc is not None:
+            self._proc.wait(timeout=5)
+            self._proc = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.pid_file)
+
+    def wait_exit(self, timeout):
+        """Wait for the process to exit by itself; return its exit code
+        when it is our child, else ``None``."""
+        pid = self._read_pid()
+        if pid is None:
+            return None
+        net.wait_until(lambda: not self._alive(pid), timeout,
+                       "%s (pid %d) to exit" % (self.argv[0], pid))
+        return self._proc.returncode if self._proc else None
+
+
+class SystemdRunner(Runner):
+    """Drive the datastore through its systemd unit.
+
+    :param unit: the unit name, e.g. ``mariadb.service``.
+    """
+
+    def __init__(self, unit):
+        self.unit = unit
+        self._stopped = False
+
+    def _systemctl(self, *args, check=True, timeout=120):
+        return run(["systemctl", *args, self.unit], check=check,
+                   timeout=timeout)
+
+    def start(self, timeout=120):
+        self._systemctl("start", timeout=timeout)
+        self._stopped = False
+
+    def stop(self, timeout=120):
+        self._systemctl("stop", timeout=timeout)
+        self._stopped = True
+
+    def is_running(self):
+        result = self._systemctl("is-active", check=False)
+        return result.stdout.decode().strip() == "active"
+
+    def crashed(self):
+        result = self._systemctl("is-failed", check=False)
+        return result.stdout.decode().strip() == "failed"
+
+    def enable(self, enabled=True):
+        """Start (or not) the unit at boot."""
+        self._systemctl("enable" if enabled else "disable")
+
+
+def make_runner(options, argv, pid_file, log_file, env=None,
+                stop_signal=signal.SIGTERM):
+    """Return the runner a datastore's guest options ask for.
+
+    ``options.runner`` (the common guest option) is ``systemd`` for a
+    :class:`SystemdRunner` of ``options.systemd_unit``, or ``child`` for a
+    :class:`ChildRunner` of ``argv``; the other arguments only matter to
+    a child.
+
+    :param options: the datastore's option group (``conf[datastore]``).
+    :param argv: the server command, running in the foreground.
+    :param pid_file: where a child's pid is recorded.
+    :param log_file: where a child's stdout and stderr go.
+    :param env: extra environment variables of a child.
+    :param stop_signal: the signal asking a child to shut down cleanly.
+    :raises DatastoreError: ``runner`` is neither, or ``systemd`` without
+        a ``systemd_unit``.
+    """
+    kind = options.runner
+    if kind == "systemd" and options.systemd_unit:
+        return SystemdRunner(options.systemd_unit)
+    if kind == "child":
+        return ChildRunner(argv, pid_file, log_file, env=env,
+                           stop_signal=stop_signal)
+    if kind == "systemd":
+        reason = ("runner is 'systemd' but systemd_unit is not set; set "
+                  "systemd_unit to the server's unit, or runner to 'child'")
+    else:
+        reason = "runner must be 'systemd' or 'child', not %r" % (kind,)
+    raise exceptions.DatastoreError(operation="supervise", reason=reason)
+
+
+def sleep_backoff(attempt, base=0.05, cap=1.0):
+    """Sleep for an exponential backoff step."""
+    time.sleep(min(cap, base * (2 ** attempt)))

@@ -1,0 +1,168 @@
+"""Status and backup reports to Trove's conductor.
+
+The conductor takes two casts from a guest, both at version 1.0 on the
+``[DEFAULT] conductor_queue`` topic::
+
+    heartbeat(instance_id, payload={"service_status": "<status>"}, sent=t)
+    update_backup(instance_id, backup_id, sent=t, state=..., size=..., ...)
+
+It drops a message whose ``sent`` is older than the last one it took, so
+every message carries ``time.time()``. :class:`ConductorReporter` casts a
+heartbeat when the status changes and every ``report_interval`` seconds
+from a daemon thread; it also records the progress of long operations so
+that the framework's RPC namespace can show it.
+"""
+
+import logging
+import threading
+import time
+
+from trove_core import rpc
+from trove_core.status import NullReporter
+from trove_core.status import ServiceStatus
+
+__all__ = ["ConductorReporter", "ProgressBoard"]
+
+LOG = logging.getLogger(__name__)
+
+
+class ProgressBoard:
+    """The latest progress of each long operation, thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}
+
+    def update(self, operation, done, total=None, message=""):
+        """Record that ``operation`` reached ``done`` of ``total``."""
+        with self._lock:
+            self._entries[operation] = {
+                "done": done, "total": total, "message": message,
+                "updated": time.time()}
+
+    def latest(self, since=0.0):
+        """Return the most recent entry updated after ``since`` (a
+        ``time.time()``), with its ``operation`` name, or ``None``.
+
+        Plugins name progress freely (``backup`` for ``create_backup``),
+        so the runtime shows the latest one of the running operation.
+        """
+        with self._lock:
+            recent = [dict(entry, operation=name)
+                      for name, entry in self._entries.items()
+                      if entry["updated"] >= since]
+        return max(recent, key=lambda e: e["updated"]) if recent else None
+
+    def get(self, operation):
+        """Return the last progress of ``operation`` as a dict, or
+        ``None``."""
+        with self._lock:
+            entry = self._entries.get(operation)
+            return dict(entry) if entry else None
+
+
+class ConductorReporter(NullReporter):
+    """A :class:`~trove_core.status.NullReporter` that tells the
+    conductor.
+
+    :param transport: an oslo.messaging RPC transport.
+    :param instance_id: this guest's id (Trove's instance id).
+    :param topic: the conductor's topic.
+    :param interval: seconds between periodic heartbeats.
+    :param serializer: the payload serializer (secure RPC) or ``None``.
+    :param status_source: a callable returning the current
+        :class:`~trove_core.status.ServiceStatus` for periodic heartbeats
+        (the manager's ``refresh_status``); set later with
+        :meth:`start`.
+    """
+
+    def __init__(self, transport, instance_id, topic=rpc.CONDUCTOR_TOPIC,
+                 interval=30, serializer=None):
+        import oslo_messaging
+
+        self.instance_id = instance_id
+        self.interval = interval
+        self.progress_board = ProgressBoard()
+        self._status = ServiceStatus.NEW
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._status_source = None
+        target = oslo_messaging.Target(topic=topic,
+                                       version=rpc.CONDUCTOR_VERSION)
+        self._client = oslo_messaging.get_rpc_client(
+            transport, target, serializer=serializer)
+        self._secure = serializer is not None
+
+    # -- the reporter interface -------------------------------------------
+
+    def status_changed(self, status):
+        """Heartbeat at once with the new ``status``."""
+        self._status = status
+        self.heartbeat(status)
+
+    def progress(self, operation, done, total=None, message=""):
+        """Record the progress of a long operation."""
+        self.progress_board.update(operation, done, total, message)
+        LOG.info("%s progress: %s/%s %s", operation, done,
+                 "?" if total is None else total, message)
+
+    def backup_update(self, backup_id, **fields):
+        """Cast ``update_backup`` with ``fields`` (``state``, ``size``,
+        ``checksum``, ``location``, ``backup_type``...)."""
+        self._cast("update_backup", backup_id=backup_id, **fields)
+        if "state" in fields:
+            self.progress_board.update("create_backup", 0, None,
+                                       "backup %s: %s"
+                                       % (backup_id, fields["state"]))
+
+    # -- heartbeats ---------------------------------------------------------
+
+    def heartbeat(self, status=None):
+        """Cast one heartbeat carrying ``status`` (the last known one by
+        default)."""
+        status = status or self._status
+        self._cast("heartbeat",
+                   payload={"service_status": status.value})
+
+    def _cast(self, method, **kwargs):
+        import oslo_messaging
+
+        from trove_core import secure_rpc
+
+        # Sealed, the method name travels inside the seal too.
+        ctxt = secure_rpc.bind_method({}, method) if self._secure else {}
+        with self._lock:
+            try:
+                self._client.cast(ctxt, method, instance_id=self.instance_id,
+                                  sent=time.time(), **kwargs)
+            except oslo_messaging.MessagingException as exc:
+                # The next heartbeat carries the status again.
+                LOG.warning("could not send %s to the conductor: %s",
+                            method, exc)
+
+    def start(self, status_source):
+        """Heartbeat every ``interval`` seconds from a daemon thread.
+
+        :param status_source: a callable returning the current status.
+        """
+        self._status_source = status_source
+        self._thread = threading.Thread(target=self._loop,
+                                        name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                status = self._status_source()
+            except Exception:  # a probe bug must not stop heartbeats
+                LOG.exception("probing the datastore status failed")
+                status = ServiceStatus.UNKNOWN
+            self._status = status
+            self.heartbeat(status)
+
+    def stop(self):
+        """Stop periodic heartbeats."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,265 @@
+"""``trove-guestagent``: one datastore's guest agent process.
+
+Start-up, in order, each step refusing with one line that names the
+reason and the option or command that fixes it (exit status 2):
+
+1. read ``--config-file``/``--config-dir`` (Trove's ``guest_info.conf``
+   and ``trove-guestagent.conf``); register only guest-side options;
+2. find the ``datastore_manager`` plugin and apply the tier policy
+   (``[DEFAULT] allowed_tiers``) before importing any of its code;
+3. check its driver modules, load and verify its manager (exactly
+   one), and register that datastore's guest options;
+4. serve RPC on ``guestagent.<guest_id>`` (oslo.messaging picks its threading
+   executor: nothing is monkey-patched) and
+   heartbeat to the conductor.
+
+SIGTERM (or SIGINT) stops consuming, lets the mutating operation in
+flight finish (up to ``graceful_shutdown_timeout``), drops queued casts
+with a log line, and exits 0.
+"""
+
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+
+from oslo_config import cfg
+
+from trove_core import exceptions
+from trove_core import options as core_options
+from trove_core import rpc
+from trove_core import secure_rpc
+from trove_guest_base import options
+
+__all__ = ["GuestService", "StartupError", "load_plugin", "main",
+           "parse_config"]
+
+LOG = logging.getLogger(__name__)
+
+#: Where Trove's images keep the two files, used when no --config-file
+#: or --config-dir is given.
+DEFAULT_CONFIG_FILES = ("/etc/trove/conf.d/guest_info.conf",
+                        "/etc/trove/conf.d/trove-guestagent.conf")
+
+EXIT_REFUSED = 2
+
+
+class StartupError(Exception):
+    """The guest cannot start; the message says why and what to do."""
+
+
+def parse_config(argv, conf=None):
+    """Register the guest-side options and parse the command line.
+
+    :param argv: arguments after the program name.
+    :param conf: the ``ConfigOpts`` to fill (the global ``cfg.CONF`` by
+        default, which oslo.messaging needs).
+    :returns: ``conf``.
+    """
+    conf = cfg.CONF if conf is None else conf
+    conf.register_opts(core_options.CORE_OPTS)
+    options.register_opts(conf)
+    defaults = [p for p in DEFAULT_CONFIG_FILES if os.path.exists(p)]
+    conf(argv, project="trove", prog="trove-guestagent",
+         default_config_files=defaults)
+    return conf
+
+
+def _setup_logging(conf):
+    handler = (logging.FileHandler(conf.log_file) if conf.log_file
+               else logging.StreamHandler(sys.stderr))
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if conf.debug else logging.INFO)
+    if not conf.debug:
+        for noisy in ("oslo_messaging", "oslo_service", "amqp", "kombu",
+                      "stevedore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_plugin(conf):
+    """Find, tier-check and load the configured datastore's manager.
+
+    :returns: ``(record, manager_cls)``.
+    :raises StartupError: the configuration is incomplete, the plugin is
+        missing, unusable or refused by the tier policy, or its driver is
+        not installed.
+    """
+    from trove_core import discovery
+    from trove_core import tiers
+
+    if not conf.guest_id:
+        raise StartupError(
+            "no guest id configured; set [DEFAULT] guest_id in "
+            "guest_info.conf (the instance id)")
+    try:
+        rpc.check_guest_id(conf.guest_id)
+    except exceptions.InvalidIdentifier as exc:
+        raise StartupError(str(exc)) from None
+    name = conf.datastore_manager
+    if not name:
+        raise StartupError(
+            "no datastore configured; set [DEFAULT] datastore_manager in "
+            "guest_info.conf (e.g. 'mysql'); list plugins with "
+            "'trove-datastores list'")
+    try:
+        record = discovery.find(name)
+        tiers.TierPolicy.from_conf(conf).check(name,
+                                               record.descriptor.tier)
+        record, manager_cls = discovery.load_manager_class(
+            name, records=[record])
+        core_options.register_side(conf, name, "guest")
+    except (exceptions.PluginError, exceptions.TierNotAllowed) as exc:
+        raise StartupError(str(exc)) from None
+    return record, manager_cls
+
+
+class GuestService:
+    """The running guest: manager, RPC server and reporter.
+
+    :param conf: the parsed configuration.
+    :param record: the plugin's record.
+    :param manager_cls: its manager class.
+    :param transport: an RPC transport (built from ``conf`` by default).
+    """
+
+    def __init__(self, conf, record, manager_cls, transport=None):
+        import oslo_messaging
+
+        from trove_guest_base import endpoint
+        from trove_guest_base import reporter
+
+        self.conf = conf
+        self.guest_id = conf.guest_id
+        if transport is None:
+            try:
+                transport = rpc.get_transport(conf)
+            except (oslo_messaging.InvalidTransportURL,
+                    oslo_messaging.DriverLoadFailure) as exc:
+                raise StartupError(
+                    "invalid [DEFAULT] transport_url: %s; use "
+                    "rabbit://user:password@host:5672/" % exc) from None
+            self._own_transport = True
+        else:
+            self._own_transport = False
+        self.transport = transport
+        self.stopping = threading.Event()
+        self.reporter = reporter.ConductorReporter(
+            self.transport, self.guest_id, topic=conf.conductor_queue,
+            interval=conf.report_interval,
+            serializer=secure_rpc.build_serializer(conf, self.guest_id,
+                                                   "guest"))
+        state_dir = os.path.join(conf.state_path, record.name)
+        self.manager = manager_cls(record.name, conf, state_dir,
+                                   reporter=self.reporter)
+        self.runtime = endpoint.GuestRuntime(
+            self.manager, record, self.guest_id,
+            progress_board=self.reporter.progress_board)
+        self.server = oslo_messaging.get_rpc_server(
+            self.transport,
+            rpc.guest_target(self.guest_id, server=self.guest_id),
+            [endpoint.GuestAPIEndpoint(self.runtime),
+             endpoint.FrameworkEndpoint(self.runtime)],
+            serializer=secure_rpc.build_serializer(conf, self.guest_id,
+                                                   "guest"),
+            access_policy=endpoint.ExposedOnly)
+
+    def _resume(self):
+        manager = self.manager
+        if not (manager.prepared and manager.start_on_boot):
+            return
+        if manager.probe_status().is_running:
+            return
+        LOG.info("datastore %s is prepared but not running; starting it",
+                 manager.name)
+        manager.do_start()
+        manager.refresh_status()
+
+    def start(self):
+        """Start the datastore of a prepared guest (queued like any
+        mutating operation), then consume and heartbeat."""
+        self.runtime.gate.submit("start_on_boot", self._resume)
+        self.server.start()
+        LOG.info("trove-guestagent %s (%s) consuming on topic %s, "
+                 "exchange %s", self.guest_id, self.manager.name,
+                 rpc.guest_topic(self.guest_id),
+                 self.conf.control_exchange)
+        self.reporter.start(self.manager.refresh_status)
+        self.reporter.heartbeat(self.manager.refresh_status())
+
+    def stop(self):
+        """Stop consuming, wait for the operation in flight, clean up.
+
+        :returns: whether the operation in flight (if any) finished.
+        """
+        LOG.info("stopping: no longer consuming")
+        self.server.stop()
+        finished, dropped = self.runtime.gate.close(
+            self.conf.graceful_shutdown_timeout)
+        if dropped:
+            LOG.warning("dropped queued operations that never started: "
+                        "%s", ", ".join(dropped))
+        if not finished:
+            LOG.error("the operation in flight did not finish within "
+                      "%s s ([DEFAULT] graceful_shutdown_timeout); "
+                      "abandoning it", self.conf.graceful_shutdown_timeout)
+        self.reporter.stop()
+        self.server.wait()
+        if self._own_transport:
+            self.transport.cleanup()
+        LOG.info("stopped")
+        return finished
+
+    def run(self):
+        """Serve until :attr:`stopping` is set (SIGTERM), then stop."""
+        self.start()
+        while not self.stopping.wait(1.0):
+            pass
+        return self.stop()
+
+
+def main(argv=None):
+    """Console script ``trove-guestagent``.
+
+    :returns: the exit status: 0 after a clean shutdown, 2 when start-up
+        is refused.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    # oslo.messaging imports eventlet through oslo.service, which warns
+    # at import; an operator can do nothing about it.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    try:
+        conf = parse_config(argv)
+    except cfg.Error as exc:
+        print("trove-guestagent: configuration error: %s" % exc,
+              file=sys.stderr)
+        return EXIT_REFUSED
+    _setup_logging(conf)
+    try:
+        record, manager_cls = load_plugin(conf)
+        service = GuestService(conf, record, manager_cls)
+    # A TroveError here is e.g. a secure RPC key that cannot be used.
+    except (StartupError, exceptions.TroveError) as exc:
+        print("trove-guestagent: refusing to start: %s" % exc,
+              file=sys.stderr)
+        if conf.log_file:
+            LOG.error("refusing to start: %s", exc)
+        return EXIT_REFUSED
+
+    def on_signal(signum, _frame):
+        LOG.info("received %s", signal.Signals(signum).name)
+        service.stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
