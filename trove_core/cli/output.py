@@ -1,0 +1,121 @@
+"""Rendering of command results as a table, JSON, YAML or CSV.
+
+Every command produces a :class:`Result`: structured data for JSON and
+YAML, and the same information as columns and flat rows for the table
+and CSV. PyYAML is imported only when YAML is asked for: a guest image
+may not have it.
+"""
+
+import csv
+import dataclasses
+import io
+import json
+import textwrap
+
+from trove_core import exceptions
+
+__all__ = ["FORMATS", "Result", "flat", "render"]
+
+FORMATS = ("table", "json", "yaml", "csv")
+
+#: table cells wider than this are wrapped (CSV and JSON never are)
+WRAP = 72
+
+
+@dataclasses.dataclass
+class Result:
+    """What a command prints.
+
+    :param data: plain data (dicts, lists, strings, numbers, booleans)
+        for JSON and YAML.
+    :param columns: the column names of the flat view.
+    :param rows: the flat view, one sequence of values per row.
+    :param title: an optional line printed above the table.
+    """
+
+    data: object
+    columns: tuple
+    rows: list
+    title: str = ""
+
+
+def flat(value):
+    """Turn a value into the text of one table or CSV cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join("%s=%s" % (k, flat(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(flat(v) for v in value) or "-"
+    return str(value)
+
+
+def _wrap(text):
+    return "\n".join(textwrap.fill(line, WRAP) if len(line) > WRAP
+                     else line for line in text.split("\n"))
+
+
+def _table(columns, rows, title=""):
+    cells = [[_wrap(flat(v)) for v in row] for row in rows]
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], *(len(line)
+                                         for line in cell.split("\n")))
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(values):
+        return "| " + " | ".join(
+            v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+
+    out = [title] if title else []
+    out += [rule, line(columns), rule.replace("-", "=")]
+    for row in cells:
+        parts = [cell.split("\n") for cell in row]
+        height = max(len(p) for p in parts)
+        for i in range(height):
+            out.append(line([p[i] if i < len(p) else "" for p in parts]))
+    out.append(rule)
+    return "\n".join(out) + "\n"
+
+
+def _csv(columns, rows):
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([flat(v) for v in row])
+    return buf.getvalue()
+
+
+def _yaml(data):
+    try:
+        import yaml
+    except ImportError:
+        raise exceptions.BadRequest(
+            reason="YAML output needs PyYAML, which is not installed; run "
+                   "pip install PyYAML, or use --format json") from None
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
+
+
+def render(result, fmt):
+    """Return ``result`` rendered as ``fmt``.
+
+    :param result: a :class:`Result`.
+    :param fmt: one of :data:`FORMATS`.
+    :returns: the text to print, ending with a newline.
+    :raises BadRequest: the format is unknown, or YAML is asked for and
+        PyYAML is not installed.
+    """
+    if fmt == "table":
+        return _table(result.columns, result.rows, result.title)
+    if fmt == "csv":
+        return _csv(result.columns, result.rows)
+    if fmt == "json":
+        return json.dumps(result.data, indent=2) + "\n"
+    if fmt == "yaml":
+        return _yaml(result.data)
+    raise exceptions.BadRequest(
+        reason="unknown output format %r; use one of %s" % (fmt, FORMATS))

@@ -1,0 +1,243 @@
+"""What each command shows, built from discovery records.
+
+These functions read descriptors and evidence and return
+:class:`~trove_core.cli.output.Result` objects; they never print. Only
+:func:`check` imports managers, and only through
+:func:`trove_core.evidence.evaluate`.
+"""
+
+import logging
+import os
+
+from trove_core.cli import output
+
+__all__ = ["check", "list_plugins", "matrix", "show"]
+
+LOG = logging.getLogger(__name__)
+
+UNVERIFIED = "unverified"
+
+
+def _label(tier):
+    return tier.label if tier is not None else UNVERIFIED
+
+
+def _strategies(desc, policy):
+    if desc is None:
+        return []
+    return [{"name": s.name, "kind": s.kind, "tier": s.tier.label,
+             "allowed": policy.allows(s.tier), "summary": s.summary}
+            for s in desc.strategies]
+
+
+def _strategy_line(strategy):
+    return "%s (%s, %s%s)" % (
+        strategy["name"], strategy["kind"], strategy["tier"],
+        "" if strategy["allowed"] else ", not allowed")
+
+
+def _verified(record, evidence_dir, load_manager=False):
+    from trove_core import evidence
+
+    if not record.ok:
+        return None, None
+    path = os.path.join(evidence.evidence_dir(evidence_dir),
+                        "%s.json" % record.name)
+    if not os.path.exists(path):  # no report: nothing above 'unverified'
+        return None, UNVERIFIED
+    ev = evidence.evaluate(record, evidence_dir, load_manager=load_manager)
+    return ev, _label(ev.verified)
+
+
+LIST_COLUMNS = ("name", "distribution", "version", "declared tier",
+                "verified tier", "allowed", "health", "capabilities",
+                "strategies")
+
+
+def list_plugins(records, policy, evidence_dir=None):
+    """The ``list`` view: every plugin, healthy or not.
+
+    :param records: :class:`~trove_core.discovery.PluginRecord` objects.
+    :param policy: the :class:`~trove_core.tiers.TierPolicy` in force.
+    :param evidence_dir: where conformance reports are read.
+    :returns: a :class:`~trove_core.cli.output.Result`.
+    """
+    from trove_core import evidence
+
+    evidence_dir = evidence.evidence_dir(evidence_dir)
+    data, rows = [], []
+    for rec in records:
+        desc = rec.descriptor
+        _ev, verified = _verified(rec, evidence_dir)
+        item = {
+            "name": rec.name,
+            "distribution": rec.distribution,
+            "version": rec.version,
+            "declared_tier": desc.tier.label if desc else None,
+            "verified_tier": verified,
+            "allowed": policy.allows(desc.tier) if desc else False,
+            "health": rec.health.value,
+            "reason": rec.reason,
+            "capabilities": sorted(desc.capabilities) if desc else [],
+            "strategies": _strategies(desc, policy),
+        }
+        data.append(item)
+        health = item["health"]
+        if rec.reason:
+            health = "%s: %s" % (health, rec.reason)
+        rows.append((
+            rec.name, rec.distribution, rec.version,
+            item["declared_tier"], verified, item["allowed"], health,
+            "\n".join(item["capabilities"]) or None,
+            "\n".join(_strategy_line(s) for s in item["strategies"])
+            or None))
+    title = "allowed tiers: %s" % ", ".join(
+        t.label for t in sorted(policy.allowed, reverse=True))
+    return output.Result(data, LIST_COLUMNS, rows, title)
+
+
+def _opts(name, side):
+    from trove_core import exceptions
+    from trove_core import options
+
+    try:
+        groups = options.load_side(name, side)
+    except exceptions.PluginError as exc:
+        return [], str(exc)
+    result = []
+    for group, opts in groups:
+        gname = getattr(group, "name", group) or "DEFAULT"
+        for opt in opts:
+            default = opt.default
+            if opt.secret and default is not None:
+                default = "****"
+            result.append({"group": gname, "name": opt.name,
+                           "type": type(opt).__name__,
+                           "default": default, "secret": bool(opt.secret),
+                           "help": opt.help or ""})
+    return result, ""
+
+
+def show(record, policy, evidence_dir=None):
+    """The ``show`` view: everything known about one plugin.
+
+    :param record: its :class:`~trove_core.discovery.PluginRecord`.
+    :param policy: the :class:`~trove_core.tiers.TierPolicy` in force.
+    :param evidence_dir: where conformance reports are read.
+    :returns: a :class:`~trove_core.cli.output.Result` with ``field`` and
+        ``value`` columns.
+    """
+    from trove_core import discovery
+
+    desc = record.descriptor
+    data = {"name": record.name, "distribution": record.distribution,
+            "version": record.version, "entry_point": record.target,
+            "health": record.health.value, "reason": record.reason}
+    if desc is not None:
+        _ev, verified = _verified(record, evidence_dir)
+        data.update({
+            "summary": desc.summary,
+            "declared_tier": desc.tier.label,
+            "verified_tier": verified,
+            "allowed": policy.allows(desc.tier),
+            "plugin_api": desc.plugin_api,
+            "capabilities": sorted(desc.capabilities),
+            "engine_versions": list(desc.engine_versions),
+            "strategies": _strategies(desc, policy),
+            "supported_os": [{"id": e.id, "packages": list(e.packages)}
+                             for e in desc.image.supported_os],
+            "service_user": desc.image.service_user,
+            "data_dirs": list(desc.image.data_dirs),
+            "image_elements": desc.image.elements,
+            "driver_modules": list(desc.driver_modules),
+            "install_guest": discovery.install_command(record.distribution),
+        })
+        for side in ("server", "guest"):
+            opts, problem = _opts(record.name, side)
+            data["%s_options" % side] = opts
+            if problem:
+                data["%s_options_error" % side] = problem
+    rows = []
+    for key, value in data.items():
+        if key in ("strategies",):
+            value = "\n".join("%s: %s" % (_strategy_line(s), s["summary"])
+                              for s in value) or None
+        elif key == "supported_os":
+            value = "\n".join("%s: %s" % (e["id"], ", ".join(e["packages"]))
+                              for e in value) or None
+        elif key.endswith("_options"):
+            value = "\n".join("[%s] %s (%s) = %s%s" % (
+                o["group"], o["name"], o["type"], output.flat(o["default"]),
+                " (secret)" if o["secret"] else "") for o in value) or None
+        elif isinstance(value, list):
+            value = "\n".join(str(v) for v in value) or None
+        rows.append((key, value))
+    return output.Result(data, ("field", "value"), rows)
+
+
+def matrix(records):
+    """The ``matrix`` view: usable datastores by every capability.
+
+    :param records: :class:`~trove_core.discovery.PluginRecord` objects;
+        unusable ones are left out.
+    :returns: a :class:`~trove_core.cli.output.Result`; ``data`` maps a
+        datastore to ``{capability: bool}``.
+    """
+    from trove_core import capabilities
+
+    caps = list(capabilities.CAPABILITIES)
+    data, rows = {}, []
+    for rec in records:
+        if not rec.ok:
+            continue
+        have = rec.descriptor.capabilities
+        data[rec.name] = {cap: cap in have for cap in caps}
+        rows.append([rec.name, rec.descriptor.tier.label]
+                    + ["yes" if cap in have else "-" for cap in caps])
+    return output.Result(data, tuple(["datastore", "tier"] + caps), rows)
+
+
+CHECK_COLUMNS = ("datastore", "declared", "verified", "tier",
+                 "requirement", "result", "evidence")
+
+
+def check(records, evidence_dir=None):
+    """The ``check`` view: every tier requirement of each plugin.
+
+    :param records: the records to check (their managers are imported).
+    :param evidence_dir: where conformance reports are read.
+    :returns: ``(result, evaluations)``; a datastore or strategy whose
+        declared tier the evidence does not support has ``supported``
+        false. Strategy rows are named ``<datastore>/<strategy>``.
+    """
+    from trove_core import evidence
+
+    evaluations = [evidence.evaluate(rec, evidence_dir, load_manager=True)
+                   for rec in records]
+    data, rows = [], []
+    for ev in evaluations:
+        declared = ev.declared.label if ev.declared else None
+        data.append({
+            "datastore": ev.name, "declared_tier": declared,
+            "verified_tier": _label(ev.verified),
+            "supported": ev.supported, "stale": ev.stale or None,
+            "report": str(ev.report.path) if ev.report else None,
+            "requirements": [r.as_dict() for r in ev.requirements],
+            "strategies": [{
+                "name": st.name, "kind": st.kind,
+                "declared_tier": st.declared.label,
+                "verified_tier": _label(st.verified),
+                "supported": st.supported,
+                "requirements": [r.as_dict() for r in st.requirements]}
+                for st in ev.strategies]})
+        for req in ev.requirements:
+            rows.append((ev.name, declared, _label(ev.verified),
+                         req.tier.label, req.id,
+                         "pass" if req.passed else "FAIL", req.evidence))
+        for st in ev.strategies:
+            for req in st.requirements:
+                rows.append(("%s/%s" % (ev.name, st.name), st.declared.label,
+                             _label(st.verified), req.tier.label,
+                             "%s %s" % (st.kind, req.id),
+                             "pass" if req.passed else "FAIL", req.evidence))
+    return output.Result(data, CHECK_COLUMNS, rows), evaluations

@@ -1,0 +1,308 @@
+"""A real root filesystem from a bundle, and a smoke test of it.
+
+``build_rootfs`` runs ``debootstrap`` (minbase) for the bundle's OS, then
+the bundle's own ``run-hooks.sh`` inside the tree with ``chroot``: the
+plugin's hooks, the OS packages, the virtualenv from the wheelhouse, the
+systemd unit, the self-check. ``smoke_test`` starts the guest agent inside
+the tree (the network is the host's), prepares it over RabbitMQ with the
+real client so that the agent starts the datastore, and checks that the
+datastore reports running (or healthy). Both need root.
+"""
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+from trove_core.image import errors
+from trove_core.image import render
+
+__all__ = ["MIRRORS", "build_rootfs", "smoke_test"]
+
+#: Default package mirrors by distribution.
+MIRRORS = {"debian": "http://deb.debian.org/debian",
+           "ubuntu": "http://archive.ubuntu.com/ubuntu"}
+_CODENAMES = {"debian-12": "bookworm", "debian-13": "trixie",
+              "ubuntu-22.04": "jammy", "ubuntu-24.04": "noble"}
+_CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+               "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
+_POLICY_RC = "#!/bin/sh\n# No service starts while the image is built.\n" \
+             "exit 101\n"
+
+
+def _fail(manifest, reason):
+    return errors.ImageBuildError(datastore=manifest.get("datastore", ""),
+                                  reason=reason)
+
+
+def _preflight(manifest):
+    if os.geteuid() != 0:
+        raise _fail(manifest, "--rootfs needs root (debootstrap, chroot, "
+                    "mount); run it as root or build the Containerfile")
+    for tool in ("debootstrap", "chroot", "mount"):
+        if shutil.which(tool) is None:
+            raise _fail(manifest, "--rootfs needs %s; install it with "
+                        "apt-get install %s" % (tool, tool))
+
+
+@contextlib.contextmanager
+def _mounted(root):
+    mounts = [(["mount", "-t", "proc", "proc", str(root / "proc")],
+               root / "proc"),
+              (["mount", "--bind", "/dev", str(root / "dev")],
+               root / "dev"),
+              (["mount", "-t", "sysfs", "sysfs", str(root / "sys")],
+               root / "sys")]
+    done = []
+    try:
+        for argv, point in mounts:
+            point.mkdir(exist_ok=True)
+            subprocess.run(argv, check=True)
+            done.append(point)
+        yield
+    finally:
+        for point in reversed(done):
+            subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def _chroot(root, argv, log):
+    log.flush()
+    proc = subprocess.run(["chroot", str(root)] + argv, env=_CHROOT_ENV,
+                          stdout=log, stderr=subprocess.STDOUT, check=False)
+    return proc.returncode
+
+
+def build_rootfs(bundle, root, mirror=None, progress=None):
+    """Build a root filesystem of the bundle's guest into ``root``.
+
+    :param bundle: the bundle directory.
+    :param root: an empty or missing directory.
+    :param mirror: the package mirror (default: :data:`MIRRORS`).
+    :param progress: a :class:`~trove_core.image.build.Progress`.
+    :returns: the path of the build log.
+    :raises ImageBuildError: not root, a tool is missing, ``root`` is not
+        empty, or a step failed (the message names the log).
+    """
+    from trove_core.image.build import Progress
+
+    progress = progress or Progress(3)
+    bundle = pathlib.Path(bundle).resolve()
+    root = pathlib.Path(root).resolve()
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    _preflight(manifest)
+    if root.exists() and any(root.iterdir()):
+        raise _fail(manifest, "root filesystem directory %s is not empty; "
+                    "choose an empty one" % root)
+    distro = manifest["os"].split("-", 1)[0]
+    mirror = mirror or MIRRORS.get(distro)
+    codename = _CODENAMES.get(manifest["os"])
+    if mirror is None or codename is None:
+        raise _fail(manifest, "no debootstrap recipe for %s" % manifest["os"])
+    log_path = bundle / "rootfs-build.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        progress("debootstrap %s (minbase) into %s, log in %s", codename,
+                 root, log_path)
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase",
+             "--include=ca-certificates,systemd",
+             codename, str(root), mirror], stdout=log,
+            stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            raise _fail(manifest, "debootstrap failed (exit %d); see %s"
+                        % (proc.returncode, log_path))
+        progress("running the bundle's hooks in the tree (OS packages, "
+                 "venv, unit, self-check)")
+        inside = root / render.IMAGE_BUNDLE_DIR.lstrip("/")
+        shutil.copytree(bundle, inside, ignore=shutil.ignore_patterns(
+            "dib", "rootfs-build.log"))
+        policy = root / "usr/sbin/policy-rc.d"
+        policy.write_text(_POLICY_RC)
+        policy.chmod(0o755)
+        shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
+        _write_hosts(root)
+        try:
+            with _mounted(root):
+                code = _chroot(root, ["sh", render.IMAGE_BUNDLE_DIR
+                                      + "/run-hooks.sh"], log)
+                _chroot(root, ["apt-get", "clean"], log)
+        finally:
+            policy.unlink()
+            shutil.rmtree(inside, ignore_errors=True)
+        if code != 0:
+            raise _fail(manifest, "the hooks failed in the root filesystem "
+                        "(exit %d); see %s" % (code, log_path))
+        unit = root / "etc/systemd/system/trove-guestagent.service"
+        venv = root / render.VENV.lstrip("/") / "bin" / "trove-guestagent"
+        if not unit.is_file() or not venv.is_file():
+            raise _fail(manifest, "the root filesystem lacks the unit or "
+                        "the agent; see %s" % log_path)
+    progress.note("root filesystem of %s ready in %s", manifest["datastore"],
+                  root)
+    return log_path
+
+
+def _write_hosts(root):
+    # debootstrap writes no /etc/hosts; cloud-init or DIB would. Without
+    # it "localhost" does not resolve (mariadb-install-db refuses to run).
+    hosts = root / "etc/hosts"
+    if not hosts.exists():
+        hosts.write_text("127.0.0.1\tlocalhost\n::1\t\tlocalhost "
+                         "ip6-localhost ip6-loopback\n")
+
+
+def _smoke_options(name):
+    """Options of the plugin's group for a guest in a chroot: a free port
+    (the host may run the same datastore) and, when the plugin offers
+    it, the ``child`` runner (there is no systemd in a chroot)."""
+    from trove_guest_base import net
+
+    found = {}
+    for ep in importlib.metadata.entry_points(group="oslo.config.opts"):
+        if ep.name == "trove.datastore.%s.guest" % name:
+            for _group, opts in ep.load()():
+                found.update((opt.dest, opt) for opt in opts)
+    chosen = {}
+    if "port" in found:
+        chosen["port"] = str(net.free_port())
+    runner = found.get("runner")
+    choices = getattr(getattr(runner, "type", None), "choices", None) or {}
+    if runner is not None and "child" in choices:
+        chosen["runner"] = "child"
+    return chosen
+
+
+def _processes_in(root):
+    """Pids of the processes whose root directory is ``root``."""
+    pids = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "root") == str(root):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def smoke_test(root, datastore, transport_url, timeout=300, progress=None):
+    """Start the guest in ``root``, prepare it, check the datastore runs.
+
+    :param root: a root filesystem made by :func:`build_rootfs`.
+    :param datastore: the datastore name.
+    :param transport_url: a RabbitMQ URL reachable from the host (the
+        tree shares the host's network).
+    :param timeout: seconds allowed for prepare.
+    :returns: the guest's ``health`` answer after prepare.
+    :raises ImageBuildError: the guest did not come up, prepare failed or
+        the datastore does not report running (the guest log is quoted).
+    """
+    from trove_core import client as client_mod
+    from trove_core import rpc
+    from trove_core import status as status_mod
+    from trove_core.image.build import Progress
+
+    progress = progress or Progress(3)
+    root = pathlib.Path(root).resolve()
+    manifest = {"datastore": datastore}
+    _preflight(manifest)
+    guest_id = "smoke-%s" % uuid.uuid4()
+    from trove_core import discovery
+
+    data_dirs = [root / d.lstrip("/") for d in
+                 discovery.find(datastore).descriptor.image.data_dirs]
+    before = {d: set(os.listdir(d)) if d.is_dir() else set()
+              for d in data_dirs}
+    conf_dir = root / render.CONF_DIR.lstrip("/")
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    (conf_dir / "guest_info.conf").write_text(
+        "[DEFAULT]\nguest_id = %s\ndatastore_manager = %s\n"
+        % (guest_id, datastore))
+    group = "[%s]\n" % datastore + "".join(
+        "%s = %s\n" % item for item in sorted(
+            _smoke_options(datastore).items()))
+    conf = conf_dir / "trove-guestagent.conf"
+    conf.write_text(
+        "[DEFAULT]\ntransport_url = %s\nallowed_tiers = stable,"
+        "technical-preview,experimental\nreport_interval = 5\n"
+        "log_file = /var/log/trove-guestagent.log\n%s"
+        % (transport_url, group))
+    conf.chmod(0o600)
+    shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
+    log = root / "var/log/trove-guestagent.log"
+    progress("starting trove-guestagent in %s (guest %s)", root, guest_id)
+    transport = rpc.get_transport(url=transport_url)
+    client = client_mod.GuestClient(guest_id, transport=transport)
+    with _mounted(root):
+        agent = subprocess.Popen(
+            ["chroot", str(root), render.VENV + "/bin/trove-guestagent",
+             "--config-dir", render.CONF_DIR], env=_CHROOT_ENV,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            try:
+                client.wait_until_up(timeout=90)
+                progress("prepare: the guest starts %s", datastore)
+                client.prepare(memory_mb=512, packages=[], databases=[],
+                               users=[])
+                health = client.wait_idle(timeout=timeout)
+            except Exception as exc:
+                raise _fail(manifest, "the guest in the root filesystem "
+                            "failed: %s; its log:\n%s" % (
+                                exc, _tail(log))) from exc
+            progress("checking the datastore status")
+            if not health.get("prepared") or health.get("status") not in (
+                    status_mod.ServiceStatus.RUNNING.value,
+                    status_mod.ServiceStatus.HEALTHY.value):
+                raise _fail(manifest, "after prepare the guest reports %r;"
+                            " its log:\n%s" % (health, _tail(log)))
+            return health
+        finally:
+            if agent.poll() is None:
+                agent.send_signal(signal.SIGTERM)
+                try:
+                    agent.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    agent.kill()
+                    agent.wait(timeout=30)
+            deadline = time.monotonic() + 20
+            while _processes_in(root) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            for pid in _processes_in(root):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            client.close()
+            transport.cleanup()
+            _clean_after_smoke(root, conf_dir, log, before)
+
+
+def _clean_after_smoke(root, conf_dir, log, before):
+    # The tree is an image: leave no guest identity, broker URL, state or
+    # datastore files of the smoke test in it.
+    for path in (conf_dir / "guest_info.conf",
+                 conf_dir / "trove-guestagent.conf", log):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    shutil.rmtree(root / "var/lib/trove-guestagent", ignore_errors=True)
+    for data_dir, kept in before.items():
+        if not data_dir.is_dir():
+            continue
+        for name in set(os.listdir(data_dir)) - kept:
+            path = data_dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink()
+
+
+def _tail(path, lines=40):
+    try:
+        text = pathlib.Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log at %s)" % path
+    return "\n".join(text.splitlines()[-lines:])
