@@ -1,0 +1,187 @@
+"""Live tests of the redis-rdb backup and redis-sync replication
+strategies with real servers."""
+
+import os
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from trove_core import exceptions
+
+pytestmark = pytest.mark.redis
+
+
+def _fill(client, prefix, count):
+    with client.pipeline(transaction=False) as pipe:
+        for i in range(count):
+            pipe.set("%s:%d" % (prefix, i), "v%d" % i)
+        pipe.execute()
+
+
+class TestBackup:
+    """Backups stream a completed BGSAVE; restores go through prepare."""
+
+    @pytest.mark.parametrize("aof", [
+        pytest.param(False, id="rdb"), pytest.param(True, id="aof")])
+    def test_backup_then_restore_into_a_new_guest(self, make, aof):
+        """Data written before the backup is there after the restore."""
+        source = make("src-%s" % aof, appendonly=aof)
+        source.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[])
+        _fill(source.client(), "k", 500)
+        result = source.create_backup({"id": "bk-%s" % aof})
+        states = [f["state"] for _, f in source.reporter.backups]
+        assert states == ["BUILDING", "COMPLETED"]
+        done = source.reporter.backups[-1][1]
+        assert done["checksum"] == result.checksum
+        assert done["location"] == "bk-%s.rdb.gz" % aof
+
+        target = make("dst-%s" % aof, appendonly=aof)
+        target.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[], backup_info={
+                           "id": "bk-%s" % aof,
+                           "location": done["location"],
+                           "checksum": done["checksum"]})
+        client = target.client()
+        assert client.dbsize() == 500
+        assert client.get("k:499") == "v499"
+        info = client.info("persistence")
+        assert info["aof_enabled"] == (1 if aof else 0)
+        if aof:
+            target.restart()
+            assert target.client().dbsize() == 500
+
+    def test_failed_backup_is_never_reported_complete(self, make,
+                                                      redis_root):
+        """A storage failure reports FAILED and commits nothing."""
+        blocker = redis_root / "not-a-directory"
+        blocker.write_text("x")
+        mgr = make("fails", backup_storage_root=str(blocker / "sub"))
+        mgr.prepare(memory_mb=None, packages=[], databases=[], users=[])
+        with pytest.raises(exceptions.BackupError) as info:
+            mgr.create_backup({"id": "doomed"})
+        assert info.value.backup_id in ("doomed", "doomed.rdb.gz")
+        states = [f["state"] for _, f in mgr.reporter.backups]
+        assert states == ["BUILDING", "FAILED"]
+
+    def test_corrupt_backup_is_refused_before_restore(self, make):
+        """A tampered backup fails prepare; no RDB is put in place."""
+        source = make("src-corrupt")
+        source.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[])
+        source.client().set("a", "b")
+        result = source.create_backup({"id": "tampered"})
+        path = source.backup_storage().path(result.location)
+        with open(path, "r+b") as handle:
+            handle.seek(20)
+            handle.write(b"\xff\xff\xff\xff")
+        target = make("dst-corrupt")
+        with pytest.raises(exceptions.BackupError, match="checksum"):
+            target.prepare(memory_mb=None, packages=[], databases=[],
+                           users=[], backup_info={"id": "tampered",
+                                                  "location":
+                                                  result.location})
+        assert not os.path.exists(target.rdb_path)
+
+    def test_backup_id_cannot_escape_storage(self, prepared):
+        """A backup id with a path is refused."""
+        with pytest.raises(exceptions.BadRequest, match="'id'"):
+            prepared.create_backup({"id": "../x"})
+
+    def test_pre_and_post_create_backup_pause_writes(self, prepared):
+        """pre_create_backup pauses writes, post lets them through."""
+        prepared.pre_create_backup()
+        try:
+            assert prepared.client().get("paused") is None
+            blocked = redis.Redis(host=prepared.host,
+                                  port=prepared.options.port,
+                                  username="os_admin",
+                                  password=prepared.admin_password(),
+                                  socket_timeout=0.5,
+                                  retry=Retry(NoBackoff(), 0))
+            with pytest.raises(redis.TimeoutError):
+                blocked.set("paused", "1")
+        finally:
+            prepared.post_create_backup()
+        assert prepared.client().set("paused", "2")
+
+
+class TestReplication:
+    """Two real servers: attach, catch up, promote, demote, detach."""
+
+    def test_full_cycle(self, make):
+        """A replica follows with authentication and roles can swap."""
+        first = make("repl-a")
+        second = make("repl-b")
+        for mgr in (first, second):
+            mgr.prepare(memory_mb=None, packages=[], databases=[],
+                        users=[])
+        assert first.backup_required_for_replication() is False
+        _fill(first.client(), "before", 50)
+        snapshot = first.get_replication_snapshot({"id": "s"})
+        assert snapshot["master"]["username"] == "os_repl"
+
+        second.attach_replica(snapshot, slave_config=None)
+        with open(second.options.config_file, encoding="utf-8") as f:
+            assert "replicaof %s %d" % (
+                first.host, first.options.port) in f.read().splitlines()
+        _fill(first.client(), "after", 50)
+        txn = first.get_latest_txn_id()
+        second.wait_for_txn(txn)
+        replica = second.client()
+        assert replica.get("after:49") == "v49"
+        with pytest.raises(redis.ReadOnlyError):
+            replica.set("x", "1")
+
+        # a restarted replica keeps following
+        second.restart()
+        second.wait_for_txn(first.get_latest_txn_id())
+        assert second.client().info("replication")["role"] == "slave"
+
+        # failover: the replica becomes the primary, the old one follows
+        first.make_read_only(True)
+        second.enable_as_master(None)
+        first.make_read_only(False)
+        first.demote_replication_master()
+        first.attach_replica(second.get_replica_context(), None)
+        second.client().set("swapped", "yes")
+        first.wait_for_txn(second.get_last_txn())
+        assert first.client().get("swapped") == "yes"
+
+        former = first.detach_replica()
+        assert former["master"]["port"] == second.options.port
+        assert first.client().set("own", "1")
+        assert first.client().info("replication")["role"] == "master"
+
+    def test_wrong_password_does_not_attach(self, make):
+        """Bad credentials fail attach with a reason."""
+        primary = make("repl-c", replication_timeout=3)
+        replica = make("repl-d", replication_timeout=3)
+        for mgr in (primary, replica):
+            mgr.prepare(memory_mb=None, packages=[], databases=[],
+                        users=[])
+        context = primary.get_replica_context()
+        context["master"]["password"] = "wrong"
+        with pytest.raises(exceptions.DatastoreError,
+                           match="replication password") as info:
+            replica.attach_replica(context, None)
+        assert info.value.operation == "attach_replica"
+        replica.detach_replica()
+
+    @pytest.mark.parametrize("master", [
+        pytest.param({"host": "a b", "port": 1, "password": "p"},
+                     id="host-space"),
+        pytest.param({"host": "h", "port": 0, "password": "p"},
+                     id="port-zero"),
+        pytest.param({"host": "h", "port": 1, "password": ""},
+                     id="no-password"),
+        pytest.param({"host": "h", "port": 1, "password": "p",
+                      "username": "+@all"}, id="user-rule"),
+    ])
+    def test_malformed_replica_info_is_refused(self, prepared, master):
+        """Bad replica_info is refused before any change."""
+        with pytest.raises(exceptions.BadRequest):
+            prepared.attach_replica({"master": master}, None)
+        assert prepared.client().info("replication")["role"] == "master"

@@ -1,0 +1,1 @@
+"""Redis datastore plugin for trove-core."""

@@ -1,0 +1,51 @@
+"""Options of the Redis datastore, split into server and guest sides."""
+
+from oslo_config import cfg
+
+from trove_core import options
+
+GROUP = cfg.OptGroup("redis", title="Redis datastore",
+                     help="Options of the Redis datastore.")
+
+SERVER_OPTS = options.server_opts(
+    tcp_ports=["6379", "16379"], usage_timeout=450,
+    ignore_users=["default", "os_admin", "os_repl"])
+
+# config_file: mode 0600, it holds the replication password;
+# log_file: with runner 'child' the log goes to the guest's state directory
+GUEST_OPTS = options.guest_opts(
+    "bind_address", "start_timeout",
+    mount_point="/var/lib/redis", backup_strategy="redis-rdb",
+    replication_strategy="redis-sync",
+    ignore_users=["default", "os_admin", "os_repl"],
+    port=6379, runner="child", systemd_unit="redis-server.service",
+    server_binary=options.Renamed("redis-server", "redis_server"),
+    client_binary=options.Renamed("redis-cli", "redis_cli"),
+    config_file="/etc/redis/redis.conf",
+    log_file="/var/log/redis/redis-server.log") + [
+    cfg.ListOpt("save", default=["3600 1", "300 100", "60 10000"],
+                help="RDB save points ('<seconds> <changes>'); empty "
+                     "disables RDB snapshots between backups."),
+    cfg.BoolOpt("appendonly", default=False,
+                help="Enable the append-only file (AOF) persistence."),
+    cfg.StrOpt("appendfsync", default="everysec",
+               choices=["always", "everysec", "no"],
+               help="When the AOF is flushed to disk."),
+    cfg.FloatOpt("maxmemory_ratio", default=0.75, min=0.05, max=1.0,
+                 help="Share of the instance memory (prepare's "
+                      "memory_mb) given to Redis as maxmemory."),
+    cfg.StrOpt("maxmemory_policy", default="noeviction",
+               help="Eviction policy when maxmemory is reached."),
+    cfg.IntOpt("replication_timeout", default=300, min=1,
+               help="Seconds to wait for a replica to sync or catch up."),
+]
+
+
+def list_server_opts():
+    """``oslo.config.opts`` hook: ``trove.datastore.redis.server``."""
+    return [(GROUP, SERVER_OPTS)]
+
+
+def list_guest_opts():
+    """``oslo.config.opts`` hook: ``trove.datastore.redis.guest``."""
+    return [(GROUP, GUEST_OPTS)]

@@ -1,0 +1,31 @@
+"""Descriptor of the Redis datastore: plain data, cheap to import."""
+
+from trove_core.descriptor import DatastoreDescriptor
+from trove_core.descriptor import ImageSpec
+from trove_core.descriptor import OSSupport
+from trove_core.descriptor import Strategy
+
+DESCRIPTOR = DatastoreDescriptor(
+    name="redis",
+    tier="experimental",
+    summary="Redis key-value server",
+    capabilities=frozenset({
+        "lifecycle", "users", "access", "root", "backup", "replication",
+        "configuration"}),
+    engine_versions=("7.0", "7.2"),
+    strategies=(
+        Strategy("redis-rdb", "backup", "experimental",
+                 "RDB snapshot after a completed BGSAVE, streamed"),
+        Strategy("redis-sync", "replication", "experimental",
+                 "REPLICAOF replication with authentication"),
+    ),
+    image=ImageSpec(
+        supported_os=(
+            OSSupport("debian-12", ("redis-server", "redis-tools")),
+            OSSupport("ubuntu-22.04", ("redis-server", "redis-tools")),
+        ),
+        service_user="redis",
+        data_dirs=("/var/lib/redis",),
+    ),
+    driver_modules=("redis",),
+)
