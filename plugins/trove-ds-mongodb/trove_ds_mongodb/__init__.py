@@ -1,0 +1,1 @@
+"""MongoDB datastore plugin for trove-core."""
