@@ -1,0 +1,1 @@
+"""Apache Cassandra datastore plugin for trove-core."""
