@@ -1,0 +1,66 @@
+"""End to end: the conformance kit writes evidence, ``check`` reads it."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+FAKE_SUITE = REPO / "tests" / "conformance" / "test_fake_conformance.py"
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory):
+    """Run the kit on the fake datastore; return the evidence dir."""
+    if not FAKE_SUITE.exists():
+        pytest.skip("the fake conformance suite %s is absent" % FAKE_SUITE)
+    where = tmp_path_factory.mktemp("evidence")
+    env = dict(os.environ, TROVE_EVIDENCE_DIR=str(where))
+    # a neutral cwd (-m puts it on sys.path): metadata is read from the
+    # installed distribution, as the operator's trove-datastores reads it
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p",
+         "no:cacheprovider", "--rootdir", str(REPO), str(FAKE_SUITE)],
+        cwd=where, env=env, capture_output=True, text=True, timeout=600,
+        check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (where / "fake.json").exists()
+    return where
+
+
+def check(*argv):
+    """Run ``trove-datastores check`` in a fresh interpreter."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "trove_core.cli", "check", *argv,
+         "-f", "json"], capture_output=True, text=True, timeout=120,
+        check=False, cwd="/")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+class TestCheckReadsKitEvidence:
+    """The kit's report is the evidence ``check`` evaluates."""
+
+    def test_fake_verified_from_its_report(self, evidence):
+        """The fake passes every capability, not live: technical preview."""
+        code, data = check("fake", "--evidence", str(evidence))
+        result = data[0]
+        reqs = {r["requirement"]: r["result"] for r in result["requirements"]}
+        assert reqs.pop("live") == "fail"
+        assert set(reqs.values()) == {"pass"}, result
+        assert result["verified_tier"] == "technical-preview"
+        assert result["declared_tier"] == "experimental"
+        assert code == 0
+
+    def test_edited_version_is_stale(self, evidence, tmp_path):
+        """The same report claiming another plugin version is stale."""
+        data = json.loads((evidence / "fake.json").read_text())
+        data["plugin_version"] = "0.0.1"
+        (tmp_path / "fake.json").write_text(json.dumps(data))
+        code, result = check("fake", "--evidence", str(tmp_path))
+        assert code == 1
+        assert "0.0.1" in result[0]["stale"]
+        assert result[0]["verified_tier"] == "unverified"

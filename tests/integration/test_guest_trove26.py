@@ -1,0 +1,113 @@
+"""Trove's own guest client (trove==26.0.0) drives a trove-core guest.
+
+Trove cannot be installed beside trove-core, so the client runs in the
+interpreter named by ``TROVE26_PYTHON`` (a virtualenv with
+``trove==26.0.0``, e.g. the one ``bench/guest_trove26.py`` builds); the
+test skips, saying so, without it.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
+
+# Runs inside Trove's virtualenv: Trove's API class, Trove's models, the
+# wire exactly as Trove's taskmanager sends it (context dict, version 1.0).
+_TROVE_CLIENT = r'''
+import json, sys, time, warnings
+warnings.simplefilter("ignore")
+import oslo_messaging
+from trove.common import cfg
+CONF = cfg.CONF
+CONF([], project="trove")
+oslo_messaging.get_rpc_transport(CONF)  # registers transport_url
+CONF.set_override("transport_url", sys.argv[1])
+from trove import rpc
+rpc.set_defaults("trove")
+rpc.init(CONF)
+from trove.instance import models as instance_models
+# Trove reads the instance's encryption key from its database; none here.
+instance_models.get_instance_encryption_key = lambda instance_id: None
+from trove.common import context
+from trove.common.db.mysql import models
+from trove.guestagent import api
+
+# It also pre-creates the guest's queue from its database; the guest
+# already consumes.
+api.API._create_guest_queue = lambda self: None
+guest = api.API(context.TroveContext(user_id="u", project_id="p"),
+                sys.argv[2])
+out = {}
+guest.prepare(memory_mb=512, packages=[], databases=[], users=[],
+              device_path=None, mount_point=None, backup_info=None,
+              config_contents="", root_password=None, overrides=None,
+              cluster_config=None, snapshot=None, modules=None,
+              ds_version="1.0")
+schema = models.MySQLSchema(name="trove26db")
+guest.create_database([schema.serialize()])
+user = models.MySQLUser(name="t26user", password="pw-123456789", host="%")
+user.databases = "trove26db"
+guest.create_user([user.serialize()])
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:  # Trove waits for "healthy" too
+    try:
+        if guest.get_user("t26user", "%"):
+            break
+    except Exception:  # noqa: S110 - not prepared yet: poll again
+        pass
+    time.sleep(0.2)
+out["list_databases"] = guest.list_databases()
+out["get_user"] = guest.get_user("t26user", "%")
+out["list_access"] = guest.list_access("t26user", "%")
+out["volume"] = guest.get_volume_info()
+try:
+    guest.mount_volume("/dev/vdb", "/mnt")
+except Exception as exc:
+    out["mount_volume"] = "%s: %s" % (type(exc).__name__, exc)
+out["enable_root"] = guest.enable_root()
+print(json.dumps(out))
+'''
+
+
+@pytest.fixture(scope="module")
+def trove26_python():
+    """The interpreter of a virtualenv holding trove==26.0.0."""
+    python = os.environ.get("TROVE26_PYTHON")
+    if not python or not os.path.exists(python):
+        reason = ("set TROVE26_PYTHON to the python of a virtualenv with "
+                  "trove==26.0.0 (bench/guest_trove26.py builds one)")
+        print("skipping: %s" % reason)
+        pytest.skip(reason)
+    return python
+
+
+class TestTrove26Client:
+    """trove.guestagent.api.API against trove-core's guest."""
+
+    def test_trove_drives_the_guest(self, trove26_python, make_guest,
+                                    rabbitmq):
+        """Trove's client prepares, creates, lists and is refused an
+        undeclared operation, all in its own wire format."""
+        guest = make_guest().start()
+        try:
+            run = subprocess.run(
+                [trove26_python, "-c", _TROVE_CLIENT, rabbitmq,
+                 guest.guest_id], capture_output=True, text=True,
+                timeout=180, check=False)
+        finally:
+            assert guest.terminate() == 0
+        assert run.returncode == 0, run.stderr[-2000:]
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+        databases, marker = out["list_databases"]
+        assert [d["_name"] for d in databases] == ["trove26db"]
+        assert marker is None
+        assert out["get_user"]["_databases"][0]["_name"] == "trove26db"
+        assert [d["_name"] for d in out["list_access"]] == ["trove26db"]
+        assert set(out["volume"]) >= {"total", "free", "used"}
+        assert out["mount_volume"].startswith("GuestError")
+        assert "does not support operation 'mount_volume'" in out[
+            "mount_volume"]
+        assert out["enable_root"]["_password"]

@@ -1,0 +1,1 @@
+"""Test plugins: one good, the others broken in one way each."""

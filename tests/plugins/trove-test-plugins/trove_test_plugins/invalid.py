@@ -1,0 +1,3 @@
+"""Registers something that is not a descriptor."""
+
+DESCRIPTOR = {"name": "invalid", "tier": "stable"}

@@ -1,0 +1,152 @@
+"""Discovery through real entry points, broken plugins included.
+
+The plugins under tests/plugins/ are installed distributions: one good
+test plugin and one broken in each way discovery must survive.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from trove_core import discovery
+from trove_core import exceptions
+from trove_core.discovery import Health
+
+REAL = ["cassandra", "mongodb", "mysql", "redis"]
+
+
+@pytest.fixture(scope="module")
+def records():
+    return discovery.discover()
+
+
+def by_name(records, name):
+    return [r for r in records if r.name == name]
+
+
+class TestDiscover:
+    def test_real_plugins_list_healthy(self, records):
+        """The four datastore plugins list with their declared tiers."""
+        tiers = {r.name: r.descriptor.tier.label for r in records
+                 if r.name in REAL}
+        assert tiers == {"mysql": "stable", "cassandra": "technical-preview",
+                         "mongodb": "technical-preview",
+                         "redis": "experimental"}
+        for name in REAL:
+            (rec,) = by_name(records, name)
+            assert rec.ok and rec.distribution == "trove-ds-" + name
+
+    @pytest.mark.parametrize("name, health, reason", [
+        pytest.param("broken", Health.BROKEN,
+                     "No module named 'trove_test_dependency", id="broken"),
+        pytest.param("missing", Health.BROKEN,
+                     "No module named 'trove_test_plugins.does_not_exist'",
+                     id="missing-module"),
+        pytest.param("incompatible", Health.INCOMPATIBLE,
+                     "targets plugin API 9.0", id="incompatible"),
+        pytest.param("invalid", Health.INVALID,
+                     "gives a dict, not a DatastoreDescriptor",
+                     id="not-a-descriptor"),
+        pytest.param("badcaps", Health.INVALID,
+                     r"unknown capabilities \['teleport'\]", id="badcaps"),
+        pytest.param("misnamed", Health.INVALID,
+                     "named 'goodtest' but registered as 'misnamed'",
+                     id="misnamed"),
+    ])
+    def test_unusable_plugins_carry_reason(self, records, name, health,
+                                           reason):
+        """Each broken plugin is reported with why, others still list."""
+        (rec,) = by_name(records, name)
+        assert rec.health is health
+        assert rec.descriptor is None
+        assert pytest.importorskip("re").search(reason, rec.reason)
+        assert rec.distribution == "trove-test-plugins"
+        assert by_name(records, "goodtest")[0].ok
+
+    def test_duplicates_name_both_distributions(self, records):
+        """A name registered twice is unusable under either owner."""
+        dupes = by_name(records, "dupe")
+        assert {r.distribution for r in dupes} == {
+            "trove-test-plugins", "trove-test-plugins-dup"}
+        for rec in dupes:
+            assert rec.health is Health.DUPLICATE
+            assert "uninstall all but one" in rec.reason
+        with pytest.raises(exceptions.DuplicatePlugin):
+            discovery.find("dupe", records)
+
+    def test_listing_imports_no_manager_or_driver(self):
+        """Listing loads descriptors only: no manager, no driver module."""
+        code = (
+            "import json, sys\n"
+            "from trove_core import discovery\n"
+            "recs = discovery.discover()\n"
+            "print(json.dumps([len(recs), sorted(sys.modules)]))\n")
+        out = subprocess.run([sys.executable, "-c", code], check=True,
+                             capture_output=True, text=True).stdout
+        count, modules = json.loads(out)
+        assert count >= 4
+        heavy = [m for m in modules if m.endswith(".manager")
+                 or m.split(".")[0] in ("pymysql", "redis", "pymongo",
+                                        "cassandra", "oslo_messaging",
+                                        "trove_guest_base")]
+        assert heavy == []
+
+
+class TestFind:
+    def test_missing_lists_installed(self, records):
+        """An unknown name says what is installed and how to install."""
+        with pytest.raises(exceptions.PluginNotFound,
+                           match="pip install 'trove-ds-nosuch") as info:
+            discovery.find("nosuch", records)
+        assert "mysql" in info.value.installed
+
+    @pytest.mark.parametrize("name, error", [
+        pytest.param("broken", exceptions.PluginLoadError, id="broken"),
+        pytest.param("incompatible", exceptions.IncompatiblePlugin,
+                     id="incompatible"),
+        pytest.param("invalid", exceptions.InvalidDescriptor, id="invalid"),
+    ])
+    def test_unusable_raise_typed(self, records, name, error):
+        """find() turns each health into its own error type."""
+        with pytest.raises(error, match=repr(name)) as info:
+            discovery.find(name, records)
+        assert info.value.name == name
+
+
+class TestLoadManager:
+    def test_loads_and_verifies(self, records):
+        """The good plugin's manager loads with its derived capabilities."""
+        record, cls = discovery.load_manager_class("goodtest", records)
+        assert record.name == "goodtest"
+        assert cls.capabilities() == ["databases", "lifecycle"]
+
+    def test_real_plugin_loads(self, records):
+        """A real plugin's manager loads through stevedore."""
+        record, cls = discovery.load_manager_class("redis", records)
+        assert "lifecycle" in cls.capabilities()
+        assert record.distribution == "trove-ds-redis"
+
+    def test_missing_driver_names_install_command(self, records):
+        """A missing [guest] driver names the exact pip command."""
+        with pytest.raises(exceptions.DriverNotInstalled,
+                           match=r"pip install 'trove-test-plugins\[guest\]'"
+                           ) as info:
+            discovery.load_manager_class("nodriver", records)
+        assert info.value.module == "trove_no_such_driver"
+
+    def test_interface_mismatch_names_everything(self, records):
+        """Verification names plugin, interface and the broken method."""
+        with pytest.raises(exceptions.PluginValidationError) as info:
+            discovery.load_manager_class("mismatched", records)
+        message = str(info.value)
+        assert "'mismatched'" in message
+        assert "IUsers" in message
+        assert "list_users" in message or "create_user" in message
+
+    def test_broken_plugin_fails_fast(self, records):
+        """Loading a broken plugin fails with its import error."""
+        with pytest.raises(exceptions.PluginLoadError,
+                           match="trove_test_dependency"):
+            discovery.load_manager_class("broken", records)

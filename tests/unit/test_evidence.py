@@ -1,0 +1,341 @@
+"""Tests of trove_core.evidence: tier requirements checked by machine."""
+
+import dataclasses
+import json
+import pathlib
+import re
+
+import pytest
+
+from trove_core import discovery
+from trove_core import evidence
+from trove_core import exceptions
+from trove_core.descriptor import DatastoreDescriptor
+from trove_core.descriptor import ImageSpec
+from trove_core.descriptor import OSSupport
+from trove_core.descriptor import Strategy
+from trove_core.tiers import Tier
+
+CORE = "1.2.0"
+
+
+def make_report(path, caps=None, live=False, **overrides):
+    """Write a schema-1 conformance report for the ``goodtest`` plugin."""
+    caps = caps or {"lifecycle": "pass", "databases": "pass"}
+    data = {
+        "schema": 1, "datastore": "goodtest",
+        "plugin_distribution": "trove-test-plugins",
+        "plugin_version": "1.0.0", "core_version": CORE,
+        "engine": {"name": "memory", "version": "1"}, "live": live,
+        "started": "2026-11-22T02:00:00Z", "duration_s": 1.5,
+        "capabilities": {
+            cap: {"status": status, "tests": {},
+                  "reason": "" if status == "pass" else "it broke"}
+            for cap, status in caps.items()},
+    }
+    data.update(overrides)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / ("%s.json" % data["datastore"])).write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch, request):
+    """A plugin package on sys.path whose elements cover two OSes."""
+    # a fresh package name per test: imported packages stay cached
+    name = "trove_evidence_pkg_%s" % re.sub(r"\W", "_", request.node.name)
+    root = tmp_path / "site"
+    elements = root / name / "elements"
+    (elements / "debian-goodtest" / "install.d").mkdir(parents=True)
+    (root / name / "__init__.py").write_text("")
+    (elements / "debian-goodtest" / "install.d" / "10-setup").write_text(
+        "#!/bin/sh\n")
+    (elements / "package-installs.yaml").write_text(
+        "goodtest-server:\n  when: ubuntu-22.04\n")
+    monkeypatch.syspath_prepend(str(root))
+    return elements
+
+
+@pytest.fixture
+def record(package):
+    """A healthy ``goodtest`` record whose manager really loads."""
+    pkg_name = package.parent.name
+    desc = DatastoreDescriptor(
+        name="goodtest", tier="stable",
+        capabilities={"lifecycle", "databases"},
+        image=ImageSpec(supported_os=(OSSupport("debian-12"),
+                                      OSSupport("ubuntu-22.04"))))
+    return discovery.PluginRecord(
+        "goodtest", "trove-test-plugins", "1.0.0",
+        "%s.plugin:DESCRIPTOR" % pkg_name, desc)
+
+
+def results(ev):
+    """Map requirement id to pass/fail for compact assertions."""
+    return {r.id: r.passed for r in ev.requirements}
+
+
+class TestEvidenceDir:
+    """Where reports are looked for."""
+
+    def test_explicit_wins(self, monkeypatch, tmp_path):
+        """An explicit directory wins over the environment."""
+        monkeypatch.setenv("TROVE_EVIDENCE_DIR", "/elsewhere")
+        assert evidence.evidence_dir(tmp_path) == tmp_path
+
+    def test_environment(self, monkeypatch):
+        """$TROVE_EVIDENCE_DIR is used when no directory is given."""
+        monkeypatch.setenv("TROVE_EVIDENCE_DIR", "/srv/evidence")
+        assert evidence.evidence_dir() == pathlib.Path("/srv/evidence")
+
+    def test_default_state_dir(self, monkeypatch):
+        """Without either, reports live under the XDG state directory."""
+        monkeypatch.delenv("TROVE_EVIDENCE_DIR", raising=False)
+        monkeypatch.setenv("XDG_STATE_HOME", "/home/op/.state")
+        assert evidence.evidence_dir() == pathlib.Path(
+            "/home/op/.state/trove-core/evidence")
+
+
+class TestReadReport:
+    """Reading and validating conformance reports."""
+
+    def test_reads_valid(self, tmp_path):
+        """A valid report exposes its fields."""
+        make_report(tmp_path, live=True)
+        report = evidence.read_report(tmp_path / "goodtest.json")
+        assert report.live and report.datastore == "goodtest"
+        assert report.status("databases") == "pass"
+        assert report.status("backup") == "missing"
+
+    @pytest.mark.parametrize("content, match", [
+        pytest.param("{not json", "JSONDecodeError", id="not-json"),
+        pytest.param("[]", "not a JSON object", id="not-object"),
+        pytest.param('{"schema": 7}', "schema is 7", id="schema"),
+        pytest.param('{"schema": 1, "datastore": 3}', "'datastore' is missing",
+                     id="field-type"),
+    ])
+    def test_rejects_bad(self, tmp_path, content, match):
+        """A malformed report is refused, naming the file and problem."""
+        path = tmp_path / "x.json"
+        path.write_text(content)
+        with pytest.raises(exceptions.BadRequest, match=match) as info:
+            evidence.read_report(path)
+        assert info.value.path == str(path)
+
+    def test_rejects_bad_status(self, tmp_path):
+        """A capability status outside pass/fail/skip is refused."""
+        make_report(tmp_path, caps={"lifecycle": "maybe"})
+        with pytest.raises(exceptions.BadRequest, match="'lifecycle'"):
+            evidence.read_report(tmp_path / "goodtest.json")
+
+
+class TestEvaluate:
+    """The verified tier follows the evidence, tier by tier."""
+
+    def test_no_report(self, record, tmp_path):
+        """Without a report nothing is verified, and the path is named."""
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is None and not ev.supported
+        assert results(ev)["manager"] and results(ev)["elements"]
+        report = [r for r in ev.requirements if r.id == "report"][0]
+        assert not report.passed
+        assert str(tmp_path / "goodtest.json") in report.evidence
+
+    @pytest.mark.parametrize("live, caps, verified", [
+        pytest.param(True, None, Tier.STABLE, id="live-pass"),
+        pytest.param(False, None, Tier.TECHNICAL_PREVIEW, id="not-live"),
+        pytest.param(True, {"lifecycle": "pass", "databases": "fail"},
+                     Tier.EXPERIMENTAL, id="capability-fails"),
+        pytest.param(True, {"lifecycle": "pass"}, Tier.EXPERIMENTAL,
+                     id="capability-missing"),
+    ])
+    def test_verified_tier(self, record, tmp_path, live, caps, verified):
+        """Each tier needs its own evidence and all lower tiers'."""
+        make_report(tmp_path, caps=caps, live=live)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is verified
+        assert ev.supported is (verified is Tier.STABLE)
+
+    def test_failure_reason_shown(self, record, tmp_path):
+        """A failing capability is named with the report's reason."""
+        make_report(tmp_path, caps={"lifecycle": "pass",
+                                    "databases": "fail"})
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        caps = [r for r in ev.requirements if r.id == "capabilities"][0]
+        assert "databases=fail (it broke)" in caps.evidence
+
+    @pytest.mark.parametrize("overrides, match", [
+        pytest.param({"plugin_version": "0.9.0"}, "0.9.0, 1.0.0 is",
+                     id="plugin-version"),
+        pytest.param({"core_version": "1.1.9"}, "older than the installed",
+                     id="older-core"),
+        pytest.param({"plugin_distribution": "other"}, "distribution",
+                     id="distribution"),
+        pytest.param({"partial": True}, "partial", id="partial"),
+    ])
+    def test_stale(self, record, tmp_path, overrides, match):
+        """A report for another plugin version or older core is stale."""
+        make_report(tmp_path, live=True, **overrides)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is None
+        assert match in ev.stale
+        report = [r for r in ev.requirements if r.id == "report"][0]
+        assert report.evidence.startswith("stale report")
+        assert "is not evidence" in report.evidence
+
+    def test_newer_core_not_stale(self, record, tmp_path):
+        """A report written by a newer core still counts."""
+        make_report(tmp_path, live=True, core_version="1.3.0")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.stale == "" and ev.verified is Tier.STABLE
+
+    def test_invalid_report_fails(self, record, tmp_path):
+        """An unreadable report fails the report requirement."""
+        (tmp_path / "goodtest.json").write_text("{")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert not results(ev)["report"] and ev.verified is None
+
+    def test_elements_missing_os(self, record, package, tmp_path):
+        """Elements without content for an OS fail, naming that OS."""
+        (package / "package-installs.yaml").unlink()
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        elements = [r for r in ev.requirements if r.id == "elements"][0]
+        assert not elements.passed
+        assert "none for ubuntu-22.04" in elements.evidence
+
+    def test_elements_absent(self, record, package, tmp_path):
+        """A package without an elements directory fails."""
+        for path in sorted(package.rglob("*"), reverse=True):
+            path.rmdir() if path.is_dir() else path.unlink()
+        package.rmdir()
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert not results(ev)["elements"]
+
+    def test_manager_mismatch_fails(self, tmp_path):
+        """A manager that does not implement its declaration fails."""
+        rec = discovery.find("mismatched")
+        ev = evidence.evaluate(rec, tmp_path)
+        manager = [r for r in ev.requirements if r.id == "manager"][0]
+        assert not manager.passed
+        assert "mismatched" in manager.evidence
+
+    def test_list_mode_trusts_current_report(self, record, tmp_path):
+        """Without importing, a current report stands for the manager."""
+        make_report(tmp_path, live=True)
+        ev = evidence.evaluate(record, tmp_path, load_manager=False,
+                               core=CORE)
+        manager = [r for r in ev.requirements if r.id == "manager"][0]
+        assert manager.passed and "not imported here" in manager.evidence
+
+    def test_list_mode_without_report(self, record, tmp_path):
+        """Without importing and without a report, the manager fails."""
+        ev = evidence.evaluate(record, tmp_path, load_manager=False,
+                               core=CORE)
+        assert not results(ev)["manager"]
+
+    def test_unusable_plugin(self, tmp_path):
+        """A broken plugin fails every requirement with its reason."""
+        rec = discovery.PluginRecord(
+            "gone", "dist", "1", "x:Y", None, discovery.Health.BROKEN,
+            "importing x failed")
+        ev = evidence.evaluate(rec, tmp_path)
+        assert ev.declared is None and ev.verified is None
+        assert not ev.supported
+        assert all("importing x failed" in r.evidence
+                   for r in ev.requirements)
+        assert [r.id for r in ev.requirements] == list(
+            evidence.REQUIREMENTS)
+
+
+class TestStrategies:
+    """Strategies carry their own tier, checked from the same report."""
+
+    @pytest.fixture
+    def with_strategies(self, record):
+        """The ``goodtest`` record with three backup strategies."""
+        desc = dataclasses.replace(record.descriptor, strategies=(
+            Strategy("mysqldump", "backup", "stable"),
+            Strategy("nosuch", "backup", "experimental"),
+            Strategy("mariabackup", "backup", "technical-preview")))
+        return dataclasses.replace(record, descriptor=desc)
+
+    def evaluations(self, rec, tmp_path, live, strategies=None):
+        """Evaluate with a report passing ``backup`` and, unless given,
+        each strategy; map name -> result."""
+        if strategies is None:
+            strategies = {
+                name: {"kind": "backup", "status": "pass", "reason": "",
+                       "live": live}
+                for name in ("mysqldump", "nosuch", "mariabackup")}
+        make_report(tmp_path, live=live, caps={
+            "lifecycle": "pass", "databases": "pass", "backup": "pass"},
+            strategies=strategies)
+        ev = evidence.evaluate(rec, tmp_path, core=CORE)
+        return {st.name: st for st in ev.strategies}
+
+    def test_unexercised_strategy_not_credited(self, with_strategies,
+                                               tmp_path):
+        """A passing capability credits only the strategies the kit ran."""
+        sts = self.evaluations(with_strategies, tmp_path, True, {
+            "mysqldump": {"kind": "backup", "status": "pass",
+                          "reason": "", "live": True}})
+        assert sts["mysqldump"].verified is Tier.STABLE
+        tested = [r for r in sts["mariabackup"].requirements
+                  if r.id == "tested"][0]
+        assert not tested.passed
+        assert "did not exercise backup strategy 'mariabackup'" in \
+            tested.evidence
+        assert sts["mariabackup"].verified is None
+
+    def test_skipped_strategy_not_credited(self, with_strategies,
+                                           tmp_path):
+        """A strategy the kit skipped is not tested, with the reason."""
+        sts = self.evaluations(with_strategies, tmp_path, True, {
+            "mysqldump": {"kind": "backup", "status": "skip",
+                          "reason": "mariadb-dump is not installed",
+                          "live": False}})
+        tested = [r for r in sts["mysqldump"].requirements
+                  if r.id == "tested"][0]
+        assert not tested.passed
+        assert "mariadb-dump is not installed" in tested.evidence
+
+    def test_report_without_strategies_is_no_evidence(self,
+                                                      with_strategies,
+                                                      tmp_path):
+        """An older report (no 'strategies') credits no strategy."""
+        make_report(tmp_path, live=True, caps={
+            "lifecycle": "pass", "databases": "pass", "backup": "pass"})
+        ev = evidence.evaluate(with_strategies, tmp_path, core=CORE)
+        for st in ev.strategies:
+            tested = [r for r in st.requirements if r.id == "tested"][0]
+            assert not tested.passed
+            assert "no per-strategy results" in tested.evidence
+
+    def test_live_report_makes_stable(self, with_strategies, tmp_path):
+        """A registered strategy whose capability passed live is stable."""
+        st = self.evaluations(with_strategies, tmp_path, True)["mysqldump"]
+        assert st.verified is Tier.STABLE and st.supported
+
+    def test_missing_implementation(self, with_strategies, tmp_path):
+        """A strategy without an entry point is not even experimental."""
+        st = self.evaluations(with_strategies, tmp_path, True)["nosuch"]
+        assert st.verified is None and not st.supported
+        impl = st.requirements[0]
+        assert impl.id == "implementation" and not impl.passed
+        assert "trove.guestagent.backup_strategies" in impl.evidence
+
+    def test_not_live_is_experimental(self, with_strategies, tmp_path):
+        """Without a live run a strategy stays experimental."""
+        sts = self.evaluations(with_strategies, tmp_path, False)
+        assert sts["mysqldump"].verified is Tier.EXPERIMENTAL
+        assert not sts["mysqldump"].supported
+        assert not sts["mariabackup"].supported
+
+    def test_capability_failing(self, with_strategies, tmp_path):
+        """A failing capability fails its strategies' tests."""
+        make_report(tmp_path, live=True, caps={
+            "lifecycle": "pass", "databases": "pass", "backup": "fail"})
+        ev = evidence.evaluate(with_strategies, tmp_path, core=CORE)
+        st = ev.strategies[0]
+        tested = [r for r in st.requirements if r.id == "tested"][0]
+        assert not tested.passed and "'backup' is fail" in tested.evidence
