@@ -93,6 +93,11 @@ def _running(client, name):
     return current is not None and current["name"] == name
 
 
+def _progress(client):
+    current = client.current_operation()["current"]
+    return None if current is None else current.get("progress")
+
+
 class TestWhileMutating:
     """One mutating operation at a time; reads are not blocked."""
 
@@ -107,6 +112,11 @@ class TestWhileMutating:
             client.call("enable_root")
         assert info.value.kwargs["operation"] == "enable_root"
         client.create_database(databases=[models.Database("after")])
+        # The operation is "running" a moment before its first progress
+        # report, and the cast reaches the queue asynchronously: wait for
+        # both rather than racing them.
+        assert wait_for(lambda: _progress(client) is not None)
+        assert wait_for(lambda: client.current_operation()["queued"])
         state = client.current_operation()
         assert state["queued"] == ["create_database"]
         assert state["current"]["progress"]["total"] == 10
