@@ -79,8 +79,9 @@ class TestRefusesToStart:
 
 @pytest.fixture
 def slow_guest(make_guest, rpc_transport):
-    """A fake guest whose prepare takes 3 s, and its client."""
-    guest = make_guest(slow_prepare=3).start()
+    """A fake guest whose prepare takes 5 s (time for the test to act
+    while it runs, even on a loaded machine), and its client."""
+    guest = make_guest(slow_prepare=5).start()
     client = client_mod.GuestClient(guest.guest_id,
                                     transport=rpc_transport)
     client.wait_until_up(timeout=60)

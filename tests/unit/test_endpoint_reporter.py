@@ -47,7 +47,7 @@ def conductor(conductor_server):
 
 
 def _wait(seen, count):
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while len(seen) < count and time.monotonic() < deadline:
         time.sleep(0.01)
     return seen
