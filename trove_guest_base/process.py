@@ -19,8 +19,8 @@ import time
 from trove_guest_base import exceptions
 from trove_guest_base import net
 
-__all__ = ["ChildRunner", "Runner", "SystemdRunner", "make_runner",
-           "redact", "run"]
+__all__ = ["ChildRunner", "Runner", "SystemdRunner", "log_tail",
+           "make_runner", "redact", "run", "wait_ready"]
 
 LOG = logging.getLogger(__name__)
 
@@ -98,6 +98,11 @@ class Runner:
     def crashed(self):
         """Whether the process died without being asked to."""
         raise NotImplementedError
+
+    def output_hint(self):
+        """Where the process's own output can be read, for error
+        messages."""
+        return "its output is not captured"
 
 
 class ChildRunner(Runner):
@@ -203,6 +208,9 @@ class ChildRunner(Runner):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.pid_file)
 
+    def output_hint(self):
+        return "%s ends: %s" % (self.log_file, log_tail(self.log_file))
+
     def wait_exit(self, timeout):
         """Wait for the process to exit by itself; return its exit code
         when it is our child, else ``None``."""
@@ -244,6 +252,9 @@ class SystemdRunner(Runner):
         result = self._systemctl("is-failed", check=False)
         return result.stdout.decode().strip() == "failed"
 
+    def output_hint(self):
+        return "see journalctl -u %s" % self.unit
+
     def enable(self, enabled=True):
         """Start (or not) the unit at boot."""
         self._systemctl("enable" if enabled else "disable")
@@ -279,6 +290,78 @@ def make_runner(options, argv, pid_file, log_file, env=None,
     else:
         reason = "runner must be 'systemd' or 'child', not %r" % (kind,)
     raise exceptions.DatastoreError(operation="supervise", reason=reason)
+
+
+def log_tail(path, lines=5, limit=4096):
+    """The last ``lines`` lines of a log file joined by `` | ``, for error
+    messages (at most the last ``limit`` bytes are read)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - limit))
+            text = handle.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return "(cannot read %s: %s)" % (path, exc.strerror)
+    tail = text.strip().splitlines()[-lines:]
+    return " | ".join(tail) if tail else "(%s is empty)" % path
+
+
+def wait_ready(runner, probe, what, timeout, log_file=None,
+               operation="start", retry_on=(Exception,), max_interval=0.5):
+    """Poll ``probe()`` until it returns a true value, and return it,
+    while the datastore process started by ``runner`` comes up.
+
+    It fails at once when the process exits instead of waiting out the
+    timeout, and both errors quote what the datastore logged.
+
+    :param runner: the :class:`Runner` of the process.
+    :param probe: returns a true value when the datastore is ready; an
+        exception of ``retry_on`` or a false value means "not yet".
+    :param what: the process, for messages (``"redis-server on port
+        6379"``).
+    :param timeout: seconds to wait.
+    :param log_file: the log that explains a failure, or a list of
+        them; those that exist and are not empty are quoted, else the
+        runner's own output (:meth:`Runner.output_hint`).
+    :param operation: the operation named in the errors.
+    :param retry_on: the exceptions that mean "not yet"; any other one
+        propagates at once (a wrong password will not get better).
+    :param max_interval: the longest pause between two probes.
+    :raises DatastoreError: the process exited before it was ready.
+    :raises ReadinessTimeout: it was not ready after ``timeout`` seconds.
+    """
+    if isinstance(log_file, (str, os.PathLike)):
+        log_file = [log_file]
+
+    def hint():
+        logs = [path for path in log_file or () if path
+                and os.path.isfile(path) and os.path.getsize(path)]
+        if not logs:
+            return runner.output_hint()
+        return "; ".join("%s ends: %s" % (path, log_tail(path))
+                         for path in logs)
+
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    attempt = 0
+    while True:
+        if not runner.is_running():
+            raise exceptions.DatastoreError(
+                operation=operation, reason="%s exited before it was "
+                "ready; %s" % (what, hint()))
+        try:
+            value = probe()
+            if value:
+                return value
+            last = "not ready yet"
+        except retry_on as exc:
+            last = "%s: %s" % (type(exc).__name__, exc)
+        if time.monotonic() >= deadline:
+            raise exceptions.ReadinessTimeout(
+                operation=operation, what=what, timeout=timeout,
+                reason="%s; %s" % (last, hint()))
+        time.sleep(min(max_interval, 0.05 * (2 ** attempt)))
+        attempt += 1
 
 
 def sleep_backoff(attempt, base=0.05, cap=1.0):

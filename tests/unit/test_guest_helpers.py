@@ -92,6 +92,106 @@ class TestChildRunner:
         assert runner.stop_signal is signal.SIGTERM
 
 
+class TestWaitReady:
+    """process.wait_ready: a started datastore comes up, dies or hangs."""
+
+    def make(self, tmp_path, code):
+        runner = process.ChildRunner([sys.executable, "-c", code],
+                                     tmp_path / "x.pid", tmp_path / "x.log")
+        runner.start()
+        return runner
+
+    def test_ready_returns_the_probe_value(self, tmp_path):
+        """The probe's first true value is returned; false values and
+        retried exceptions mean "not yet"."""
+        runner = self.make(tmp_path, "import time; time.sleep(60)")
+        answers = iter([ConnectionRefusedError("no"), 0, "conn"])
+
+        def probe():
+            answer = next(answers)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        try:
+            assert process.wait_ready(runner, probe, "x", 10) == "conn"
+        finally:
+            runner.stop(timeout=5)
+
+    def test_exit_fails_fast_quoting_the_log(self, tmp_path):
+        """A process that exits while starting fails at once, not after
+        the timeout, with the last lines it wrote."""
+        runner = self.make(
+            tmp_path, "import sys; print('starting'); "
+            "print('bind: Address already in use', flush=True); "
+            "sys.exit(1)")
+        runner.wait_exit(10)
+        with pytest.raises(core_exc.DatastoreError) as info:
+            process.wait_ready(runner, lambda: False, "db on port 1", 600)
+        message = str(info.value)
+        assert "db on port 1 exited before it was ready" in message
+        assert "starting | bind: Address already in use" in message
+        assert info.value.operation == "start"
+        assert not isinstance(info.value, exceptions.ReadinessTimeout)
+
+    def test_timeout_names_last_error_and_log(self, tmp_path):
+        """A process that never gets ready times out with the probe's
+        last error and the log named by the caller."""
+        log = tmp_path / "server.err"
+        log.write_text("one\ntwo\nInnoDB: waiting\n")
+        runner = self.make(tmp_path, "import time; time.sleep(60)")
+
+        def probe():
+            raise ConnectionRefusedError("refused")
+        try:
+            with pytest.raises(exceptions.ReadinessTimeout) as info:
+                process.wait_ready(runner, probe, "db", 0.3, log_file=log,
+                                   operation="restart")
+        finally:
+            runner.stop(timeout=5)
+        message = str(info.value)
+        assert "db was not ready after 0.3 s" in message
+        assert "ConnectionRefusedError: refused" in message
+        assert "%s ends: one | two | InnoDB: waiting" % log in message
+        assert info.value.operation == "restart"
+
+    def test_missing_log_falls_back_to_output(self, tmp_path):
+        """Named logs that do not exist (or are empty) give way to the
+        runner's own output."""
+        (tmp_path / "empty.log").write_bytes(b"")
+        runner = self.make(tmp_path, "import sys; print('bad config', "
+                           "flush=True); sys.exit(2)")
+        runner.wait_exit(10)
+        with pytest.raises(core_exc.DatastoreError) as info:
+            process.wait_ready(runner, lambda: False, "db", 600,
+                               log_file=[tmp_path / "none.log",
+                                         tmp_path / "empty.log", None])
+        assert "%s ends: bad config" % runner.log_file in str(info.value)
+
+    def test_other_errors_propagate(self, tmp_path):
+        """An exception outside retry_on is not waited out."""
+        runner = self.make(tmp_path, "import time; time.sleep(60)")
+
+        def probe():
+            raise PermissionError("wrong password")
+        try:
+            with pytest.raises(PermissionError, match="wrong password"):
+                process.wait_ready(runner, probe, "db", 600,
+                                   retry_on=(ConnectionError,))
+        finally:
+            runner.stop(timeout=5)
+
+    def test_log_tail_of_missing_and_empty_files(self, tmp_path):
+        """log_tail says when there is nothing to quote."""
+        assert "cannot read" in process.log_tail(tmp_path / "none")
+        (tmp_path / "empty").write_bytes(b"")
+        assert "is empty" in process.log_tail(tmp_path / "empty")
+
+    def test_systemd_hint(self):
+        """A systemd-run datastore's output is in the journal."""
+        assert process.SystemdRunner("redis.service").output_hint() == (
+            "see journalctl -u redis.service")
+
+
 class TestMakeRunner:
     def make(self, tmp_path, **options):
         conf = types.SimpleNamespace(**options)

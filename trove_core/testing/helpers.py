@@ -3,13 +3,16 @@
 ``RecordingReporter`` keeps everything a manager reports; ``make_conf``
 builds a ``ConfigOpts`` with one datastore's guest options registered and
 overridden; ``make_manager`` builds a ready-to-prepare manager of an
-installed plugin inside a temporary directory.
+installed plugin inside a temporary directory; ``failing_server``
+writes a stand-in server binary that says something and exits, to test a
+manager's start-failure path without the real server.
 """
 
 import os
 
-__all__ = ["RecordingReporter", "Spawner", "allow_all_tiers", "make_conf",
-           "make_fake_manager", "make_manager"]
+__all__ = ["RecordingReporter", "Spawner", "allow_all_tiers",
+           "failing_server", "make_conf", "make_fake_manager",
+           "make_manager"]
 
 
 class RecordingReporter:
@@ -98,6 +101,27 @@ def make_manager(datastore, directory, reporter=None, **overrides):
     conf = make_conf(datastore, **overrides)
     return manager_cls(datastore, conf, os.path.join(directory, "state"),
                        reporter=reporter or RecordingReporter())
+
+
+def failing_server(path, output, exit_code=1):
+    """Write an executable stand-in for a server binary at ``path``: it
+    ignores its arguments, prints ``output`` and exits with
+    ``exit_code``. Set a datastore's ``server_binary`` to it to check that
+    a server dying at start-up fails ``start``/``prepare`` at once, with
+    what the server said.
+
+    :returns: ``path``, as a string.
+    """
+    import stat
+    import sys
+
+    path = os.fspath(path)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("#!%s\nimport sys\nprint(%r, flush=True)\n"
+                     "sys.exit(%d)\n" % (sys.executable, output,
+                                          exit_code))
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
 
 
 def make_fake_manager(directory, backup_root=None, reporter=None,

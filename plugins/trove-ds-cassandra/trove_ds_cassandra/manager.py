@@ -254,19 +254,13 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
 
     def do_start(self):
         """Start the node and wait until it accepts CQL connections."""
-        from trove_guest_base import net
+        from trove_guest_base import process
 
-        timeout = self.options.start_timeout
-        self.runner.start(timeout=timeout)
-
-        def ready():
-            if self.runner.crashed():
-                raise exceptions.DatastoreError(
-                    operation="start", reason="cassandra exited; see %s"
-                    % os.path.join(self.state_dir, "cassandra.stdout.log"))
-            return self._native_open()
-        net.wait_until(ready, timeout, "cassandra native transport on port "
-                       "%d" % self.options.port, max_interval=2)
+        self.runner.start(timeout=self.options.start_timeout)
+        process.wait_ready(self.runner, self._native_open,
+                           "cassandra (native transport on port %d)"
+                           % self.options.port, self.options.start_timeout,
+                           max_interval=2)
 
     def do_stop(self):
         """Stop the node and wait until it is gone."""

@@ -155,19 +155,14 @@ class Manager(backup_mod.BackupOperations,
 
     def do_start(self):
         """Start mongod and wait until it answers."""
-        from trove_guest_base import net
+        from trove_guest_base import process
 
-        timeout = self.options.start_timeout
-        self.runner.start(timeout=timeout)
-
-        def ready():
-            if self.runner.crashed():
-                raise exceptions.DatastoreError(
-                    operation="start", reason="mongod exited; see %s"
-                    % self.options.log_file)
-            return self._hello()
-        net.wait_until(ready, timeout, "mongod on port %d"
-                       % self.options.port)
+        self.runner.start(timeout=self.options.start_timeout)
+        process.wait_ready(self.runner, self._hello,
+                           "mongod on port %d" % self.options.port,
+                           self.options.start_timeout,
+                           log_file=[self.options.log_file,
+                                     getattr(self.runner, "log_file", None)])
 
     def do_stop(self):
         """Stop mongod and wait until it is gone."""

@@ -214,7 +214,7 @@ class MySQLServer:
                 operation="install_db", reason="%s exited with %d: %s"
                 % (self.options.install_db_binary, result.returncode,
                    " | ".join((lines or output.splitlines())[-3:]
-                              + [self.error_tail(3)])))
+                              + [process.log_tail(self.logs["error"], 3)])))
 
     def wipe_data(self):
         """Remove everything inside the data directory."""
@@ -290,36 +290,12 @@ class MySQLServer:
             after ``start_timeout`` seconds; the error log's tail is
             quoted.
         """
-        import time
-
-        deadline = time.monotonic() + self.options.start_timeout
-        last = "no attempt made"
-        while True:
-            if not runner.is_running():
-                raise exceptions.DatastoreError(
-                    operation="start", reason="the server exited while "
-                    "starting; error log says: %s" % self.error_tail())
-            try:
-                return connect()
-            except Exception as exc:  # any connect failure means "not yet"
-                last = "%s: %s" % (type(exc).__name__, exc)
-            if time.monotonic() > deadline:
-                raise exceptions.DatastoreError(
-                    operation="start", reason="no connection after %d s "
-                    "(%s); error log says: %s"
-                    % (self.options.start_timeout, last, self.error_tail()))
-            time.sleep(0.2)
-
-    def error_tail(self, lines=5):
-        """The last lines of the error log, for error messages."""
-        try:
-            with open(self.logs["error"], "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - 4096))
-                text = handle.read().decode("utf-8", "replace")
-        except OSError:
-            return "(no error log)"
-        return " | ".join(text.strip().splitlines()[-lines:])
+        what = "%s on %s" % (os.path.basename(self.options.server_binary),
+                             self.socket)
+        return process.wait_ready(runner, connect, what,
+                                  self.options.start_timeout,
+                                  log_file=self.logs["error"],
+                                  max_interval=0.2)
 
     # -- connections --------------------------------------------------------
 

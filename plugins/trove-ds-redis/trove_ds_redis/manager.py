@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import shutil
-import time
 
 from zope.interface import implementer
 
@@ -350,42 +349,18 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         """Wait until the server answers ``PING`` (and is not loading).
 
         :raises DatastoreError: the process exited or did not become ready
-            in time; the message ends with the server's last log line.
+            in time; the message ends with the server's last log lines.
         """
         import redis
 
-        deadline = time.monotonic() + (timeout or self.options.start_timeout)
-        last = "no answer yet"
-        attempt = 0
-        while time.monotonic() < deadline:
-            if not self.runner.is_running():
-                raise exceptions.DatastoreError(
-                    operation="start", reason="redis-server exited: %s"
-                    % self._log_tail())
-            try:
-                if self.client(timeout=2, retries=0).ping():
-                    return
-            except (redis.ConnectionError, redis.TimeoutError,
-                    redis.BusyLoadingError) as exc:
-                last = "%s: %s" % (type(exc).__name__, exc)
-            process.sleep_backoff(attempt, cap=0.5)
-            attempt += 1
-        raise exceptions.DatastoreError(
-            operation="start", reason="redis-server did not serve on port "
-            "%d in time (%s); log: %s" % (self.options.port, last,
-                                          self._log_tail()))
-
-    def _log_tail(self):
-        path = (getattr(self.runner, "log_file", None)
-                or self.options.log_file)
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, handle.tell() - 2000))
-                lines = handle.read().decode("utf-8", "replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return lines[-1] if lines else "(empty log)"
+        return process.wait_ready(
+            self.runner, lambda: self.client(timeout=2, retries=0).ping(),
+            "redis-server on port %d" % self.options.port,
+            timeout or self.options.start_timeout,
+            log_file=getattr(self.runner, "log_file", None)
+            or self.options.log_file,
+            retry_on=(redis.ConnectionError, redis.TimeoutError,
+                      redis.BusyLoadingError))
 
     def do_start(self):
         """Render the configuration, start the server, wait until ready."""

@@ -170,3 +170,25 @@ class TestClusterOptions:
         """The restore phase connects without credentials."""
         assert "auth_provider" not in manager_mod.cluster_options(
             "127.0.0.1", 19042)
+
+
+class TestStartFailure:
+    """A Cassandra node that dies at start-up (no server needed)."""
+
+    def test_fails_at_once_quoting_its_output(self, make_cass_manager,
+                                              tmp_path):
+        """do_start fails without waiting start_timeout, naming the
+        port and quoting what the launcher printed."""
+        from trove_core.testing import helpers
+
+        binary = helpers.failing_server(
+            tmp_path / "cassandra", "Error: Port already in use: 17199; "
+            "nested exception is: java.net.BindException")
+        mgr = make_cass_manager("dies", server_binary=binary,
+                                start_timeout=600)
+        with pytest.raises(exceptions.DatastoreError,
+                           match=r"cassandra \(native transport on port "
+                           r"19042\) exited before it was ready") as info:
+            mgr.do_start()
+        assert "Port already in use: 17199" in str(info.value)
+        assert not mgr.runner.is_running()

@@ -217,3 +217,28 @@ class TestReplicationRequests:
             mongo_manager.attach_replica(info, None)
         assert "get_replication_snapshot" in info_.value.reason
         assert "replica_set" not in mongo_manager._state
+
+
+class TestStartFailure:
+    """A mongod that dies at start-up (no server needed)."""
+
+    def test_fails_at_once_quoting_its_output(self, tmp_path):
+        """do_start fails without waiting start_timeout, naming the
+        port and quoting what mongod printed."""
+        from trove_core.testing import helpers
+
+        binary = helpers.failing_server(
+            tmp_path / "mongod", "ERROR: listen(): bind() failed :: "
+            "Address already in use", exit_code=48)
+        mgr = helpers.make_manager(
+            "mongodb", tmp_path, runner="child", server_binary=binary,
+            mount_point=os.fspath(tmp_path / "data"),
+            config_file=os.fspath(tmp_path / "etc" / "mongod.conf"),
+            log_file=os.fspath(tmp_path / "log" / "mongod.log"),
+            port=27999, start_timeout=600)
+        with pytest.raises(exceptions.DatastoreError,
+                           match="mongod on port 27999 exited before it "
+                           "was ready") as info:
+            mgr.do_start()
+        assert "bind() failed :: Address already in use" in str(info.value)
+        assert not mgr.runner.is_running()

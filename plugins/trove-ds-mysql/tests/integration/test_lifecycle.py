@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import stat
 
 import pymysql
@@ -127,6 +128,26 @@ class TestFailedPrepare:
         assert not manager.prepared
         assert not manager.server.runner.is_running()
         assert manager.refresh_status() is ServiceStatus.FAILED
+
+    def test_port_taken_fails_fast_quoting_the_log(self, make_manager):
+        """A server that cannot bind its port fails prepare at once (not
+        after start_timeout) quoting its error log; nothing is left
+        running and the guest is not claimed prepared."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            manager = make_manager("port-taken",
+                                   port=taken.getsockname()[1],
+                                   start_timeout=600)
+            with pytest.raises(exceptions.DatastoreError,
+                               match="exited before it was ready") as info:
+                manager.prepare(memory_mb=None, packages=[], databases=[],
+                                users=[])
+        assert "Address already in use" in str(info.value)
+        assert info.value.operation == "start"
+        assert manager.status is ServiceStatus.FAILED
+        assert not manager.prepared
+        assert not manager.server.runner.is_running()
 
     def test_retry_after_failure(self, make_manager):
         """A failed prepare can be retried with a good configuration."""

@@ -6,6 +6,7 @@ directory on a free port.
 
 import os
 import signal
+import socket
 import stat
 
 import pytest
@@ -73,6 +74,23 @@ class TestPrepare:
                     root_password="root-pw")
         assert _as(mgr, "app", "app-pw").set("a:1", "x")
         assert _as(mgr, password="root-pw").ping()
+
+    def test_port_taken_fails_fast_quoting_the_log(self, make):
+        """A server that cannot bind its port fails prepare at once (not
+        after start_timeout) quoting its log; nothing is left running."""
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            mgr = make("port-taken", port=taken.getsockname()[1],
+                       start_timeout=600)
+            with pytest.raises(exceptions.DatastoreError,
+                               match="exited before it was ready") as info:
+                mgr.prepare(memory_mb=None, packages=[], databases=[],
+                            users=[])
+        assert "Address already in use" in str(info.value)
+        assert mgr.status is ServiceStatus.FAILED
+        assert not mgr.prepared
+        assert not mgr.runner.is_running()
 
     def test_bad_override_fails_prepare(self, make):
         """A bad override fails prepare, naming it, and status is failed."""
