@@ -39,17 +39,22 @@ def check_guest_id(guest_id, kind="guest id"):
 _FORBIDDEN = {"\x00": "NUL byte"}
 
 
-def check_name(kind, value, max_length=64, allow_empty=False):
+def check_name(kind, value, max_length=64, allow_empty=False,
+               forbidden="", engine=None):
     """Apply the checks every datastore shares to an identifier.
 
-    Datastores add their own rules on top (see their ``validate_*``).
+    Datastores add their own rules on top (see their ``validate_*``);
+    the commonest, characters the engine refuses, is ``forbidden``.
 
     :param kind: what the name is, for the message (``database``, ...).
     :param value: the candidate name.
     :param max_length: the longest accepted name, in characters.
+    :param forbidden: characters the datastore refuses in this kind of
+        name; all of those present are named in the error.
+    :param engine: the datastore's name for that error (``MySQL``).
     :returns: ``value`` unchanged.
     :raises InvalidIdentifier: not a string, empty, too long, or holding
-        a character no datastore accepts.
+        a character no datastore (or this one) accepts.
     """
     if not isinstance(value, str):
         raise exceptions.InvalidIdentifier(
@@ -71,6 +76,13 @@ def check_name(kind, value, max_length=64, allow_empty=False):
         raise exceptions.InvalidIdentifier(
             kind=kind, value=value,
             reason="it contains control or unprintable characters")
+    bad = sorted({char for char in value if char in forbidden})
+    if bad:
+        raise exceptions.InvalidIdentifier(
+            kind=kind, value=value, reason="it contains %s; %s %s names "
+            "cannot contain %s" % (" ".join(repr(c) for c in bad),
+                                   engine or "the datastore's", kind,
+                                   " ".join(repr(c) for c in forbidden)))
     return value
 
 

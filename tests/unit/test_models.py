@@ -82,6 +82,18 @@ class TestCheckName:
         assert models.check_name("database", value) == value
 
 
+    def test_forbidden_characters_all_named(self):
+        """Every forbidden character present is named, with the engine's
+        rule."""
+        with pytest.raises(exceptions.InvalidIdentifier) as info:
+            models.check_name("database", "a.b/c.d", forbidden="/\\.",
+                              engine="MySQL")
+        assert str(info.value).endswith(
+            "it contains '.' '/'; MySQL database names cannot contain "
+            "'/' '\\\\' '.'")
+        assert models.check_name("database", "a-b", forbidden="/.") == "a-b"
+
+
 class TestPaginate:
     items = [Database(n) for n in ("c", "a", "d", "b")]
 

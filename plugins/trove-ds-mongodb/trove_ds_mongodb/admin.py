@@ -52,18 +52,13 @@ def validate_database(name):
     :raises InvalidIdentifier: empty, longer than 63 bytes (UTF-8), or
         holding a character MongoDB refuses.
     """
-    models.check_name("database", name, max_length=63)
+    models.check_name("database", name, max_length=63,
+                      forbidden=_DB_FORBIDDEN, engine="MongoDB")
     if len(name.encode("utf-8")) > 63:
         raise exceptions.InvalidIdentifier(
             kind="database", value=name,
             reason="it is %d bytes long in UTF-8; MongoDB allows 63"
             % len(name.encode("utf-8")))
-    bad = sorted({c for c in name if c in _DB_FORBIDDEN})
-    if bad:
-        raise exceptions.InvalidIdentifier(
-            kind="database", value=name,
-            reason="MongoDB database names cannot contain %s"
-            % " ".join(repr(c) for c in bad))
     return name
 
 

@@ -46,17 +46,12 @@ def check_database(name):
         space, holding ``/``, ``\\`` or ``.`` (MySQL maps database
         names to directories) or characters outside the BMP.
     """
-    models.check_name("database", name, max_length=DB_NAME_MAX)
+    models.check_name("database", name, max_length=DB_NAME_MAX,
+                      forbidden=_DB_FORBIDDEN, engine="MySQL")
     _check_bmp("database", name)
     if name.endswith(" "):
         raise exceptions.InvalidIdentifier(
             kind="database", value=name, reason="it ends with a space")
-    bad = sorted({c for c in name if c in _DB_FORBIDDEN})
-    if bad:
-        raise exceptions.InvalidIdentifier(
-            kind="database", value=name,
-            reason="it contains %s; MySQL database names may not"
-            % " ".join(repr(c) for c in bad))
     return name
 
 
