@@ -1,16 +1,22 @@
-"""Trove's own guest client (trove==26.0.0) drives a trove-core guest.
+"""Trove's own guest client (trove==26.0.0) drives a trove-core guest:
+the fake, and a MySQL guest running a real MariaDB.
 
 Trove cannot be installed beside trove-core, so the client runs in the
 interpreter named by ``TROVE26_PYTHON`` (a virtualenv with
-``trove==26.0.0``, e.g. the one ``bench/guest_trove26.py`` builds); the
-test skips, saying so, without it.
+``trove==26.0.0``: ``scripts/test.sh`` builds one in ``.venv-trove26``,
+``bench/guest_trove26.py`` another); the test skips, saying so, without
+it.
 """
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
+
+from trove_core import client as client_mod
+from trove_guest_base import net
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -51,7 +57,7 @@ guest.create_database([schema.serialize()])
 user = models.MySQLUser(name="t26user", password="pw-123456789", host="%")
 user.databases = "trove26db"
 guest.create_user([user.serialize()])
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 240
 while time.monotonic() < deadline:  # Trove waits for "healthy" too
     try:
         if guest.get_user("t26user", "%"):
@@ -84,23 +90,69 @@ def trove26_python():
     return python
 
 
+def _mysql_group(workdir):
+    return {
+        "runner": "child", "service_user": "root",
+        "bind_address": "127.0.0.1", "port": net.free_port(),
+        "mount_point": os.path.join(workdir, "vol"),
+        "data_dir": os.path.join(workdir, "vol", "data"),
+        "run_dir": os.path.join(workdir, "run"),
+        "log_dir": os.path.join(workdir, "log"),
+        "config_file": os.path.join(workdir, "etc", "my.cnf"),
+        "backup_storage_root": os.path.join(workdir, "backups"),
+        "start_timeout": 120,
+    }
+
+
 class TestTrove26Client:
     """trove.guestagent.api.API against trove-core's guest."""
 
+    @pytest.mark.parametrize("datastore", ["fake", "mysql"])
     def test_trove_drives_the_guest(self, trove26_python, make_guest,
-                                    rabbitmq):
+                                    rabbitmq, rpc_transport, datastore,
+                                    tmp_path):
         """Trove's client prepares, creates, lists and is refused an
-        undeclared operation, all in its own wire format."""
-        guest = make_guest().start()
+        undeclared operation, all in its own wire format; on MySQL the
+        user it created then logs in from outside."""
+        group = None
+        if datastore == "mysql":
+            if shutil.which("mariadbd") is None and not os.path.exists(
+                    "/usr/sbin/mariadbd"):
+                pytest.skip("mariadbd is not installed (apt-get install "
+                            "mariadb-server)")
+            group = _mysql_group(str(tmp_path))
+        guest = make_guest(datastore=datastore, group=group).start()
+        ours = client_mod.GuestClient(guest.guest_id,
+                                      transport=rpc_transport)
         try:
             run = subprocess.run(
                 [trove26_python, "-c", _TROVE_CLIENT, rabbitmq,
                  guest.guest_id], capture_output=True, text=True,
-                timeout=180, check=False)
+                timeout=400, check=False)
+            assert run.returncode == 0, run.stderr[-2000:]
+            out = json.loads(run.stdout.strip().splitlines()[-1])
+            if datastore == "mysql":
+                import pymysql
+
+                conn = pymysql.connect(
+                    host="127.0.0.1", port=group["port"], user="t26user",
+                    password="pw-123456789", database="trove26db",
+                    connect_timeout=10)
+                with conn, conn.cursor() as cur:
+                    cur.execute("CREATE TABLE t (id INT)")
+                    cur.execute("SELECT DATABASE(), CURRENT_USER()")
+                    assert cur.fetchone() == ("trove26db", "t26user@%")
+                root = pymysql.connect(
+                    host="127.0.0.1", port=group["port"], user="root",
+                    password=out["enable_root"]["_password"],
+                    connect_timeout=10)
+                with root, root.cursor() as cur:
+                    cur.execute("SELECT COUNT(*) FROM trove26db.t")
+                    assert cur.fetchone() == (0,)
         finally:
+            if guest.proc.poll() is None:
+                ours.call("stop_db", timeout=120)
             assert guest.terminate() == 0
-        assert run.returncode == 0, run.stderr[-2000:]
-        out = json.loads(run.stdout.strip().splitlines()[-1])
         databases, marker = out["list_databases"]
         assert [d["_name"] for d in databases] == ["trove26db"]
         assert marker is None
