@@ -190,6 +190,7 @@ class TestShutdown:
 
 
 @pytest.mark.slow
+@pytest.mark.broker_outage
 class TestBrokerOutage:
     """The guest reconnects when the broker drops its connections."""
 
