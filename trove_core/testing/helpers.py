@@ -12,7 +12,7 @@ import os
 
 __all__ = ["RecordingReporter", "Spawner", "allow_all_tiers",
            "failing_server", "make_conf", "make_fake_manager",
-           "make_manager"]
+           "make_manager", "taken_port"]
 
 
 class RecordingReporter:
@@ -122,6 +122,22 @@ def failing_server(path, output, exit_code=1):
                                           exit_code))
     os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
     return path
+
+
+def taken_port(host="127.0.0.1"):
+    """A context manager yielding a TCP port something listens on while
+    it is open: give it to a datastore to check that a server that cannot
+    bind its port fails ``start``/``prepare`` at once and says why."""
+    import contextlib
+    import socket
+
+    @contextlib.contextmanager
+    def listening():
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            sock.listen()
+            yield sock.getsockname()[1]
+    return listening()
 
 
 def make_fake_manager(directory, backup_root=None, reporter=None,

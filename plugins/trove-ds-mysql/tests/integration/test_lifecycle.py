@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import stat
 
 import pymysql
@@ -10,6 +9,7 @@ import pytest
 
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
+from trove_core.testing import helpers
 
 pytestmark = pytest.mark.mariadb
 
@@ -133,11 +133,8 @@ class TestFailedPrepare:
         """A server that cannot bind its port fails prepare at once (not
         after start_timeout) quoting its error log; nothing is left
         running and the guest is not claimed prepared."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            manager = make_manager("port-taken",
-                                   port=taken.getsockname()[1],
+        with helpers.taken_port() as port:
+            manager = make_manager("port-taken", port=port,
                                    start_timeout=600)
             with pytest.raises(exceptions.DatastoreError,
                                match="exited before it was ready") as info:

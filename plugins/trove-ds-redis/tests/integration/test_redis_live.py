@@ -6,7 +6,6 @@ directory on a free port.
 
 import os
 import signal
-import socket
 import stat
 
 import pytest
@@ -17,6 +16,7 @@ from redis.retry import Retry
 from trove_core import exceptions
 from trove_core import models
 from trove_core.status import ServiceStatus
+from trove_core.testing import helpers
 
 pytestmark = pytest.mark.redis
 
@@ -78,11 +78,8 @@ class TestPrepare:
     def test_port_taken_fails_fast_quoting_the_log(self, make):
         """A server that cannot bind its port fails prepare at once (not
         after start_timeout) quoting its log; nothing is left running."""
-        with socket.socket() as taken:
-            taken.bind(("127.0.0.1", 0))
-            taken.listen()
-            mgr = make("port-taken", port=taken.getsockname()[1],
-                       start_timeout=600)
+        with helpers.taken_port() as port:
+            mgr = make("port-taken", port=port, start_timeout=600)
             with pytest.raises(exceptions.DatastoreError,
                                match="exited before it was ready") as info:
                 mgr.prepare(memory_mb=None, packages=[], databases=[],
