@@ -225,7 +225,7 @@ def _check(name, obj):
     return Health.OK, ""
 
 
-def discover(group=DATASTORES_GROUP):
+def discover(group=DATASTORES_GROUP, names=None):
     """List every datastore plugin, healthy or not.
 
     Descriptors come from the plugin cache when nothing they depend on
@@ -233,12 +233,18 @@ def discover(group=DATASTORES_GROUP):
     their entry point; duplicates are found over all of them.
 
     :param group: the entry-point group to read.
+    :param names: when given, only the entry points registered under
+        these names are evaluated (every one of them, so a duplicate is
+        still found); the others are neither imported nor listed. The
+        guest uses it to touch no plugin but its own.
     :returns: :class:`PluginRecord` objects sorted by name.
     """
     cache = plugincache.DescriptorCache.open(group)
     records = []
     parsed = {}
     for ep, dist in _entries(group):
+        if names is not None and ep.name not in names:
+            continue
         obj, health, reason, owner = _evaluate(group, ep, dist, cache,
                                                parsed)
         records.append((ep.name, ep.value, obj, health, reason, owner))
@@ -273,11 +279,15 @@ def find(name, records=None):
     :raises PluginError: the plugin is broken, incompatible, invalid or
         duplicated; the subclass says which, the message says why.
     """
-    records = discover() if records is None else records
+    scanned = records is None
+    if scanned:  # evaluate only this name's entry points
+        records = discover(names={name})
     matches = [r for r in records if r.name == name]
     if not matches:
+        installed = ({ep.name for ep, _dist in _entries(DATASTORES_GROUP)}
+                     if scanned else {r.name for r in records})
         raise exceptions.PluginNotFound(
-            name=name, installed=sorted({r.name for r in records}),
+            name=name, installed=sorted(installed),
             command=install_command("trove-ds-" + name))
     if not matches[0].ok:
         raise matches[0].error()

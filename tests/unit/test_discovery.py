@@ -115,6 +115,51 @@ class TestFind:
         assert info.value.name == name
 
 
+class TestFindByName:
+    """find() without records evaluates only the named plugin."""
+
+    def run(self, code):
+        out = subprocess.run([sys.executable, "-c", code], check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    def test_imports_only_its_own_descriptor(self):
+        """The guest's lookup imports no other plugin's descriptor."""
+        name, modules = self.run(
+            "import json, sys\n"
+            "from trove_core import discovery\n"
+            "rec = discovery.find('goodtest')\n"
+            "print(json.dumps([rec.name, sorted(sys.modules)]))\n")
+        assert name == "goodtest"
+        assert "trove_test_plugins.good" in modules
+        others = [m for m in modules if m.startswith((
+            "trove_ds_", "trove_test_plugins.broken",
+            "trove_test_plugins.incompatible", "trove_test_plugins_dup"))]
+        assert others == []
+
+    def test_duplicate_still_found(self):
+        """Both owners of a duplicated name are still evaluated."""
+        with pytest.raises(exceptions.DuplicatePlugin,
+                           match="trove-test-plugins-dup"):
+            discovery.find("dupe")
+
+    def test_missing_lists_every_installed_name(self):
+        """The not-found error lists all names, read without importing."""
+        with pytest.raises(exceptions.PluginNotFound) as info:
+            discovery.find("nosuch")
+        assert {"mysql", "redis", "goodtest", "broken"} <= set(
+            info.value.installed)
+
+    def test_same_record_as_full_listing(self, records):
+        """By name or from the full listing, the record is the same."""
+        alone = discovery.find("redis")
+        (full,) = by_name(records, "redis")
+        assert (alone.distribution, alone.version, alone.target,
+                alone.descriptor.to_dict()) == (
+            full.distribution, full.version, full.target,
+            full.descriptor.to_dict())
+
+
 class TestLoadManager:
     def test_loads_and_verifies(self, records):
         """The good plugin's manager loads with its derived capabilities."""
