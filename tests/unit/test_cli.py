@@ -16,7 +16,7 @@ from trove_core.cli import output
 from trove_core.cli import views
 
 REAL = {"mysql": "stable", "cassandra": "technical-preview",
-        "mongodb": "technical-preview", "redis": "experimental"}
+        "mongodb": "technical-preview", "redis": "stable"}
 
 
 def run(*argv):
@@ -87,17 +87,17 @@ class TestList:
         """By default stable and technical preview are allowed."""
         _code, data = run_json("list")
         allowed = {d["name"]: d["allowed"] for d in data
-                   if d["name"] in REAL}
+                   if d["name"] in REAL or d["name"] == "fake"}
         assert allowed == {"mysql": True, "cassandra": True,
-                           "mongodb": True, "redis": False}
+                           "mongodb": True, "redis": True, "fake": False}
 
     def test_allowed_tiers_option(self):
         """--allowed-tiers replaces the policy."""
         _code, data = run_json("list", "--allowed-tiers", "experimental")
         allowed = {d["name"]: d["allowed"] for d in data
-                   if d["name"] in REAL}
+                   if d["name"] in REAL or d["name"] == "fake"}
         assert allowed == {"mysql": False, "cassandra": False,
-                           "mongodb": False, "redis": True}
+                           "mongodb": False, "redis": False, "fake": True}
         mysql = [d for d in data if d["name"] == "mysql"][0]
         assert not any(s["allowed"] for s in mysql["strategies"])
 

@@ -33,7 +33,7 @@ class TestDiscover:
                  if r.name in REAL}
         assert tiers == {"mysql": "stable", "cassandra": "technical-preview",
                          "mongodb": "technical-preview",
-                         "redis": "experimental"}
+                         "redis": "stable"}
         for name in REAL:
             (rec,) = by_name(records, name)
             assert rec.ok and rec.distribution == "trove-ds-" + name

@@ -7,16 +7,16 @@ from trove_core.descriptor import Strategy
 
 DESCRIPTOR = DatastoreDescriptor(
     name="redis",
-    tier="experimental",
+    tier="stable",
     summary="Redis key-value server",
     capabilities=frozenset({
         "lifecycle", "users", "access", "root", "backup", "replication",
         "configuration"}),
     engine_versions=("7.0", "7.2"),
     strategies=(
-        Strategy("redis-rdb", "backup", "experimental",
+        Strategy("redis-rdb", "backup", "stable",
                  "RDB snapshot after a completed BGSAVE, streamed"),
-        Strategy("redis-sync", "replication", "experimental",
+        Strategy("redis-sync", "replication", "stable",
                  "REPLICAOF replication with authentication"),
     ),
     image=ImageSpec(
