@@ -16,9 +16,9 @@ manager about itself alone. A plugin runs all of them with a few lines::
 
         @pytest.fixture(scope="class")
         @classmethod
-        def trove_spawn(cls, tmp_path_factory):
-            with testing.Spawner("fake", tmp_path_factory.mktemp("fake"),
-                                 testing.FakeProbe) as spawn:
+        def trove_spawn(cls):
+            with testing.Spawner("fake", probe_factory=testing.FakeProbe) \
+                    as spawn:
                 yield spawn
 
         @pytest.fixture(scope="class")
@@ -493,6 +493,7 @@ class ConfigurationTests(ConformanceBase):
     def test_configuration_apply_dynamic(self, trove_manager, trove_probe,
                                          trove_override):
         """apply_overrides changes the running server."""
+        trove_override = self.overrides(trove_override)
         before = self._values(trove_probe, trove_override)
         try:
             trove_manager.apply_overrides(trove_override)
@@ -505,6 +506,7 @@ class ConfigurationTests(ConformanceBase):
             self, trove_manager, trove_probe, trove_override):
         """update_overrides survives a restart; removing them restores
         the defaults."""
+        trove_override = self.overrides(trove_override)
         before = self._values(trove_probe, trove_override)
         trove_manager.update_overrides(trove_override)
         trove_manager.restart()
