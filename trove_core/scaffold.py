@@ -277,8 +277,8 @@ class Test${camel}Conformance(conformance.DatastoreSuite):
         """New instances sharing one backup directory."""
         # each instance gets its own directory (one a service user can
         # enter) and, when the datastore has a 'port' option, its own port
-        with testing.Spawner("$name", probe_factory=testing.FakeProbe) \
-                as spawn:
+        with testing.Spawner(
+                "$name", probe_factory=testing.FakeProbe) as spawn:
             yield spawn
 
     @pytest.fixture(scope="class")

@@ -17,8 +17,8 @@ manager about itself alone. A plugin runs all of them with a few lines::
         @pytest.fixture(scope="class")
         @classmethod
         def trove_spawn(cls):
-            with testing.Spawner("fake", probe_factory=testing.FakeProbe) \
-                    as spawn:
+            with testing.Spawner(
+                    "fake", probe_factory=testing.FakeProbe) as spawn:
                 yield spawn
 
         @pytest.fixture(scope="class")
