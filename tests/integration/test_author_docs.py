@@ -11,6 +11,7 @@ the page must render with docutils alone (no Sphinx directive such as
 ``literalinclude`` that needs this tree).
 """
 
+import json
 import os
 import pathlib
 import re
@@ -197,3 +198,90 @@ def test_commands_parser():
     assert commands(text) == [("true", 0), ("false  # exit 1: it fails",
                                             1)]
     assert shutil.which("bash")
+
+
+OUTSIDE_PG = pathlib.Path(__file__).resolve().parent / "outside_pg"
+PG_BIN = pathlib.Path(os.environ.get("TROVE_TEST_PG_BIN",
+                                     "/usr/lib/postgresql/15/bin"))
+
+
+def _pg_skip_reason():
+    import pwd
+
+    if os.geteuid() != 0:
+        return ("needs root: the plugin's guest drops PostgreSQL to its "
+                "service user")
+    if not (PG_BIN / "postgres").exists():
+        return "no PostgreSQL 15 server binaries at %s" % PG_BIN
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return "no 'postgres' account on this host"
+    return ""
+
+
+@pytest.mark.skipif(bool(_pg_skip_reason()),
+                    reason=_pg_skip_reason() or "-")
+class TestPluginOutsideTheTree:
+    """A PostgreSQL plugin written from the docs, outside this tree,
+    passes the kit live against the PostgreSQL 15 it starts as the
+    postgres user, with none of the workarounds issue 19 lists."""
+
+    def test_postgresql_plugin(self, installed, tmp_path):
+        """Scaffold, fill in from the guide, install, run the kit, check."""
+        env = venv_env(installed, HOME=str(tmp_path),
+                       PG_BIN=str(PG_BIN))
+
+        def run(*argv, cwd=tmp_path, expected=0, timeout=900):
+            proc = subprocess.run([str(a) for a in argv], cwd=cwd, env=env,
+                                  capture_output=True, text=True,
+                                  timeout=timeout, check=False)
+            assert proc.returncode == expected, (
+                "%s exited %d:\n%s\n%s" % (argv, proc.returncode,
+                                           proc.stdout[-4000:],
+                                           proc.stderr[-3000:]))
+            return proc.stdout
+
+        run("trove-datastore-scaffold", "postgresql", "--output", "plugins")
+        root = tmp_path / "plugins" / "trove-ds-postgresql"
+        package = root / "trove_ds_postgresql"
+        for name in ("plugin.py", "options.py", "manager.py", "testing.py"):
+            shutil.copy(OUTSIDE_PG / name, package / name)
+        conformance = root / "tests" / "conformance"
+        (conformance / "test_postgresql_conformance.py").write_text(
+            (OUTSIDE_PG / "conformance_postgresql.py").read_text())
+        hook = package / "elements" / "install.d" / "60-trove-ds-postgresql"
+        hook.parent.mkdir(parents=True)
+        shutil.copy(OUTSIDE_PG / "60-trove-ds-postgresql", hook)
+        hook.chmod(0o755)
+        # no backup strategy in this small plugin
+        cfg = (root / "setup.cfg").read_text()
+        cfg = re.sub(r"trove\.guestagent\.backup_strategies =\n.*\n", "",
+                     cfg)
+        (root / "setup.cfg").write_text(cfg)
+        git = ["git", "-C", root, "-c", "user.name=author",
+               "-c", "user.email=author@example.invalid"]
+        run(*git, "add", "-A")
+        run(*git, "commit", "-q", "-m", "PostgreSQL, from the guide")
+        run("pip", "install", "-q", root)
+        evidence = tmp_path / "evidence"
+        env["TROVE_EVIDENCE_DIR"] = str(evidence)
+        out = run("pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+                  root, root / "tests")
+        assert "passed" in out
+        report = json.loads((evidence / "postgresql.json").read_text())
+        assert report["live"] is True
+        assert report["engine"]["version"].startswith("15")
+        caps = report["capabilities"]
+        assert caps["lifecycle"]["status"] == "pass", caps["lifecycle"]
+        assert caps["databases"]["status"] == "pass", caps["databases"]
+        assert report["provenance"]["source"] == "local"
+        checked = json.loads(run("trove-datastores", "check", "postgresql",
+                                 "--evidence", evidence, "-f", "json"))[0]
+        reqs = {r["requirement"]: r["result"]
+                for r in checked["requirements"]}
+        assert reqs["elements"] == "pass", checked
+        assert reqs["live"] == "pass" and reqs["gate"] == "fail"
+        # a live local run proves technical preview, not stable
+        assert checked["verified_tier"] == "technical-preview"
+        assert "may raise the descriptor's tier" in checked["advice"]
