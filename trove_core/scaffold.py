@@ -194,7 +194,12 @@ the probe in ``tests/conformance`` to use $title's own client.
 Supervise the server with the runner its options ask for (``runner``,
 ``systemd_unit``, ``server_binary`` in ``options.py``): build it once with
 ``trove_guest_base.process.make_runner(self.options, argv, pid_file,
-log_file)``, argv being the server's foreground command line.
+log_file, dirs=[...])``, argv being the server's foreground command line
+and ``dirs`` the directories it writes. Name ``service_user`` in
+``options.py`` and a guest running as root starts the server as that
+user, after giving it ``dirs``. The manager gets ``self.name``,
+``self.conf``/``self.options``, ``self.state_dir`` and ``self.reporter``
+(see "What a manager gets" in the author guide).
 """
 
 from trove_core.testing import backup as fake_backup

@@ -50,7 +50,8 @@ class TestCheckReadsKitEvidence:
         result = data[0]
         reqs = {r["requirement"]: r["result"] for r in result["requirements"]}
         assert reqs.pop("live") == "fail"
-        assert reqs.pop("gate") == "fail"
+        # passes only when the project's CI runs this test (CI=true)
+        reqs.pop("gate")
         assert set(reqs.values()) == {"pass"}, result
         assert result["verified_tier"] == "technical-preview"
         assert result["declared_tier"] == "experimental"
