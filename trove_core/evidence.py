@@ -290,10 +290,12 @@ class Evaluation:
             return ""
         if verified > self.declared:
             return ("%s: the evidence supports %s, above the declared %s; "
-                    "the author may raise the descriptor's tier to %r (and "
-                    "its strategies', each on its own evidence), or keep "
-                    "%s" % (self.name, verified.label, self.declared.label,
-                            verified.label, self.declared.label))
+                    "the author may raise the descriptor's tier to %r "
+                    "(with the classifier %r in setup.cfg; strategies each "
+                    "on their own evidence), or keep %s" % (
+                        self.name, verified.label, self.declared.label,
+                        verified.label, verified.classifier,
+                        self.declared.label))
         if verified < self.declared:
             missing = [r.id for r in self.requirements
                        if not r.passed and r.tier <= self.declared]
