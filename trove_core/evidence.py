@@ -412,6 +412,28 @@ def _hook_acts(data):
     return False
 
 
+def _shell_syntax(data):
+    """Why a shell hook would not parse (``sh -n``/``bash -n``), or
+    ``""``; hooks in another language are not checked."""
+    import shutil
+    import subprocess
+
+    first = data.split(b"\n", 1)[0]
+    shell = {b"#!/bin/sh": "sh", b"#!/bin/bash": "bash",
+             b"#!/usr/bin/env bash": "bash",
+             b"#!/usr/bin/env sh": "sh"}.get(first.strip())
+    if shell is None or shutil.which(shell) is None:
+        return ""
+    try:
+        done = subprocess.run([shell, "-n"], input=data, capture_output=True,
+                              timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "%s -n timed out" % shell
+    if done.returncode == 0:
+        return ""
+    return done.stderr.decode("utf-8", "replace").strip()[-300:]
+
+
 def _check_elements(record):
     """The hooks ``trove-guest-image build`` would run, per OS."""
     from trove_core.image import target as image_target
@@ -430,6 +452,12 @@ def _check_elements(record):
                   for phase in image_target.PHASES
                   for name, data in found.elements.hooks.get(phase, ())
                   if _hook_acts(data)]
+        for phase in image_target.PHASES:
+            for name, data in found.elements.hooks.get(phase, ()):
+                broken = _shell_syntax(data)
+                if broken:
+                    problems.append("%s: hook %s/%s would not run: %s"
+                                    % (entry.id, phase, name, broken))
         if not acting:
             problems.append(
                 "%s: %s holds no hook that installs anything (a README "
@@ -439,9 +467,10 @@ def _check_elements(record):
         names = acting or names
     if problems:
         return False, "; ".join(problems)
-    return True, "%s: hooks %s, run by trove-guest-image build for %s" % (
-        where, ", ".join(names),
-        ", ".join(e.id for e in desc.image.supported_os))
+    return True, ("%s: hooks %s, as trove-guest-image build bundles them "
+                  "for %s (shell syntax checked)" % (
+                      where, ", ".join(names),
+                      ", ".join(e.id for e in desc.image.supported_os)))
 
 
 def _check_manager(record, load_manager, report, stale):

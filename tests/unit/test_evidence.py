@@ -266,6 +266,16 @@ class TestEvaluate:
         assert "debian-12" in elements.evidence
         assert "install" in elements.evidence
 
+    def test_elements_hook_that_would_not_run(self, record, package,
+                                              tmp_path):
+        """A shell hook with a syntax error fails, quoting the shell."""
+        (package / "install.d" / "60-goodtest").write_text(
+            "#!/bin/sh\nset -eu\nif true; then\n  apt-get install -y x\n")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        elements = [r for r in ev.requirements if r.id == "elements"][0]
+        assert not elements.passed
+        assert "install.d/60-goodtest would not run" in elements.evidence
+
     def test_elements_name_the_hooks(self, record, tmp_path):
         """Passing elements name the hooks the image build runs."""
         ev = evidence.evaluate(record, tmp_path, core=CORE)
