@@ -9,7 +9,8 @@ sys.path.insert(0, os.path.abspath("_ext"))
 project = "trove-core"
 author = "trove-core developers"
 copyright = "2026, trove-core developers"  # noqa: A001 (Sphinx's name)
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "trove_matrix"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.viewcode", "trove_matrix",
+              "trove_interfaces"]
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path = ["_static"]

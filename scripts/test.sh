@@ -3,6 +3,17 @@
 # plugins, conformance, integration against real MariaDB, Redis and
 # RabbitMQ, packaging). Conformance reports land in out/evidence and the
 # tier check reads them at the end.
+#
+# The gate: with TROVE_TEST_CHANGED_FROM=<git revision> (and no pytest
+# arguments) only the suites the change needs run (scripts/gate.py: a
+# plugin change runs that plugin's suites and the core contract tests; a
+# core or runtime change runs everything). CI=true on main (no
+# TROVE_TEST_CHANGED_FROM) runs everything. In CI the datastores whose
+# suites ran are the voting ones (TROVE_VOTING_SUITES) and the commit is
+# recorded (TROVE_GATE_COMMIT): the conformance reports then carry that
+# provenance, the only evidence 'trove-datastores check' takes for
+# stable. A run on a developer's machine proves at most
+# technical-preview.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -33,8 +44,31 @@ fi
 export TROVE_EVIDENCE_DIR="$PWD/out/evidence"
 rm -rf "$TROVE_EVIDENCE_DIR"
 mkdir -p "$TROVE_EVIDENCE_DIR"
+TROVE_SELECTED_SUITES=""
+TROVE_VOTING_SUITES="mysql redis mongodb cassandra fake"
+if [ $# -eq 0 ] && [ -n "${TROVE_TEST_CHANGED_FROM:-}" ]; then
+    eval "$(python3 scripts/gate.py --since "$TROVE_TEST_CHANGED_FROM" \
+        --format sh)"
+    echo "[test] $TROVE_SELECTION_REASON"
+elif [ $# -ne 0 ]; then
+    # hand-picked tests: no suite is known to have run whole
+    TROVE_VOTING_SUITES=""
+fi
+if [ "${CI:-}" = "true" ]; then
+    export TROVE_VOTING_SUITES
+    if [ -z "${TROVE_GATE_COMMIT:-}" ]; then
+        TROVE_GATE_COMMIT="$(git rev-parse HEAD 2>/dev/null || true)"
+    fi
+    export TROVE_GATE_COMMIT
+    echo "[test] CI gate run at ${TROVE_GATE_COMMIT:-unknown commit};" \
+        "voting suites: ${TROVE_VOTING_SUITES:-none}"
+else
+    # a developer's run: its reports say 'local' whatever is set here
+    unset TROVE_VOTING_SUITES
+fi
 status=0
-.venv/bin/pytest "$@" || status=$?
+# shellcheck disable=SC2086  # the selection is a list of paths
+.venv/bin/pytest "$@" $TROVE_SELECTED_SUITES || status=$?
 if [ -x .venv/bin/trove-datastores ] && [ "$status" = 0 ]; then
     echo
     # The four datastores and the fake; the deliberately broken test

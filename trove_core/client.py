@@ -94,11 +94,14 @@ class GuestClient:
     :param version_cap: ``[upgrade_levels] guestagent``: a version, an
         alias (``victoria``...) or ``None`` for the latest.
     :param timeouts: per-method timeouts overriding the defaults.
+    :param control_exchange: the exchange the guest consumes in; by
+        default ``[DEFAULT] control_exchange`` of ``conf`` as it is now
+        (also when set after the transport was built), else ``trove``.
     :raises BadRequest: the guest id or the version cap is malformed.
     """
 
     def __init__(self, guest_id, transport=None, conf=None,
-                 version_cap=None, timeouts=None):
+                 version_cap=None, timeouts=None, control_exchange=None):
         import oslo_messaging
 
         conf = cfg.CONF if conf is None else conf
@@ -107,17 +110,21 @@ class GuestClient:
         self.timeouts = dict(DEFAULT_TIMEOUTS, **(timeouts or {}))
         self._own_transport = transport is None
         self.transport = transport or rpc.get_transport(conf)
+        #: the exchange every message goes to, named in timeouts
+        self.exchange = control_exchange or rpc.control_exchange(conf)
         serializer = secure_rpc.build_serializer(conf, guest_id, "control")
         self._secure = serializer is not None
         self._api = oslo_messaging.get_rpc_client(
             self.transport,
-            rpc.guest_target(guest_id, version=rpc.BASE_VERSION),
+            rpc.guest_target(guest_id, version=rpc.BASE_VERSION,
+                             exchange=self.exchange),
             version_cap=self.version_cap, serializer=serializer)
         self._framework = oslo_messaging.get_rpc_client(
             self.transport,
             rpc.guest_target(guest_id,
                              namespace=rpc.FRAMEWORK_NAMESPACE,
-                             version=rpc.FRAMEWORK_VERSION),
+                             version=rpc.FRAMEWORK_VERSION,
+                             exchange=self.exchange),
             serializer=serializer)
 
     # -- plumbing ----------------------------------------------------------
@@ -151,8 +158,9 @@ class GuestClient:
             return client.call(ctxt, name, **_wire(kwargs))
         except oslo_messaging.MessagingTimeout:
             raise exceptions.GuestUnreachable(
-                guest_id=self.guest_id, operation=name,
-                timeout=timeout) from None
+                guest_id=self.guest_id, operation=name, timeout=timeout,
+                topic=rpc.guest_topic(self.guest_id),
+                exchange=self.exchange) from None
         except oslo_messaging.NoSuchMethod:
             # The in-process 'fake://' driver raises it unwrapped.
             raise exceptions.UnknownOperation(operation=name) from None
@@ -294,10 +302,15 @@ class GuestClient:
                 return self.health()
             idle_before = idle
             if time.monotonic() >= deadline:
+                busy = (state["current"] or {}).get("name")
                 raise exceptions.GuestUnreachable(
-                    guest_id=self.guest_id,
-                    operation=(state["current"] or {}).get("name"),
-                    timeout=timeout)
+                    "guest %r answers but is still busy with %r after %s "
+                    "s (%d queued); wait longer" % (
+                        self.guest_id, busy, timeout,
+                        len(state["queued"])),
+                    guest_id=self.guest_id, operation=busy,
+                    timeout=timeout, topic=rpc.guest_topic(self.guest_id),
+                    exchange=self.exchange)
             time.sleep(interval if not idle else min(interval, 0.1))
 
     def close(self):

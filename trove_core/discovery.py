@@ -335,21 +335,40 @@ def verify_manager(name, manager_cls, descriptor=None):
     declared = caps.capabilities_of(manager_cls)
     if descriptor is not None and set(declared) != set(
             descriptor.capabilities):
+        only_desc = sorted(set(descriptor.capabilities) - set(declared))
+        only_mgr = sorted(set(declared) - set(descriptor.capabilities))
+        parts = []
+        if only_desc:
+            parts.append("the descriptor declares %s, which %s does not "
+                         "implement" % (only_desc, manager_cls.__name__))
+        if only_mgr:
+            parts.append("%s implements %s, which the descriptor does "
+                         "not declare" % (manager_cls.__name__, only_mgr))
         raise exceptions.PluginValidationError(
-            name=name, reason="the descriptor declares capabilities %s "
-            "but %s implements %s" % (sorted(descriptor.capabilities),
-                                      manager_cls.__name__, declared))
+            name=name, reason="%s; make DESCRIPTOR.capabilities list "
+            "exactly the capabilities the manager implements"
+            % "; ".join(parts))
     return declared
+
+
+def _method(method):
+    """``name(signature)`` of an interface method (or a name)."""
+    name = getattr(method, "__name__", method)
+    try:
+        return "%s%s" % (name, method.getSignatureString())
+    except AttributeError:
+        return str(name)
 
 
 def _describe(exc):
     from zope.interface import exceptions as zexc
 
     if isinstance(exc, zexc.BrokenMethodImplementation):
-        return "method %r does not match the interface: %s" % (
-            getattr(exc.method, "__name__", exc.method), exc.mess)
+        return ("method %r does not match the interface's %s: %s"
+                % (getattr(exc.method, "__name__", exc.method),
+                   _method(exc.method), exc.mess))
     if isinstance(exc, zexc.BrokenImplementation):
-        return "method %r is missing" % (exc.name,)
+        return "method %r is missing" % (_method(exc.name),)
     if isinstance(exc, zexc.MultipleInvalid):
         return "; ".join(_describe(e) for e in exc.exceptions)
     return str(exc)

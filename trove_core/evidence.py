@@ -16,13 +16,25 @@ experimental       ``lifecycle``        ``lifecycle`` (create, delete) is
 experimental       ``supported-os``     supported operating systems are
                                         declared
 experimental       ``elements``         the package's image elements hold
-                                        content for every supported OS
+                                        an install hook, read as
+                                        ``trove-guest-image build`` reads
+                                        them, for every supported OS
 experimental       ``report``           a current conformance report
 technical-preview  ``capabilities``     the report passes every declared
                                         capability
 stable             ``live``             the report ran against a real
                                         server
+stable             ``gate``             the report came from the
+                                        project's CI gate (``CI=true``, a
+                                        commit) where the datastore's
+                                        suites vote
 =================  ===================  ==================================
+
+Where a report came from is its ``provenance``
+(:func:`trove_guest_base.conformance.report.provenance`): a run on a
+developer's machine is ``local`` and proves at most technical preview,
+however live; only the gate's voting suites prove ``stable``, as the
+maturity spec asks ("a stable voting test suite is part of the gate").
 
 The *verified* tier is the highest tier whose requirements, and those of
 every lower tier, all pass. Conformance reports are the JSON files the
@@ -40,7 +52,6 @@ credit a strategy the run did not exercise, and a report without
 import dataclasses
 import functools
 import importlib.metadata
-import importlib.util
 import logging
 import os
 import pathlib
@@ -71,8 +82,9 @@ REQUIREMENTS = {
     "report": (_E, "a current conformance report exists (test suite)"),
     "capabilities": (_TP, "conformance passes for every declared "
                           "capability"),
-    "live": (_S, "conformance ran live against a real server (voting "
-                 "suite)"),
+    "live": (_S, "conformance ran live against a real server"),
+    "gate": (_S, "the run was the project's CI gate, where this "
+                 "datastore's suite votes"),
 }
 
 
@@ -83,7 +95,8 @@ STRATEGY_REQUIREMENTS = {
     "tested": (_E, "the conformance report passes the strategy's "
                    "capability and the kit exercised the strategy itself "
                    "(basic tests)"),
-    "live": (_S, "the strategy's own tests passed live (voting tests)"),
+    "live": (_S, "the strategy's own tests passed live in the CI gate, "
+                 "where they vote"),
 }
 
 
@@ -142,14 +155,38 @@ class Report:
         kit's), which is no evidence about any strategy."""
         return self.data.get("strategies")
 
+    @property
+    def provenance(self):
+        """``{"source", "ci", "commit", "voting"}``: where the run
+        happened; a report without it (an older kit's) was local."""
+        found = self.data.get("provenance") or {}
+        return {"source": found.get("source", "local"),
+                "ci": found.get("ci", ""), "commit": found.get("commit", ""),
+                "voting": bool(found.get("voting", False))}
+
+    @property
+    def gate(self):
+        """Whether the project's CI gate ran it as a voting suite."""
+        where = self.provenance
+        return where["source"] == "gate" and where["voting"]
+
+    def origin(self):
+        """Where the run happened, in a few words."""
+        where = self.provenance
+        if where["source"] != "gate":
+            return "local run"
+        return "%s gate at %s, %s" % (
+            where["ci"] or "CI", where["commit"][:12] or "?",
+            "voting" if where["voting"] else "non-voting")
+
     def summary(self):
         """One line naming what produced the report, for evidence."""
         engine = self.data.get("engine") or {}
-        return ("%s (%s %s, core %s, engine %s %s, %s, started %s)" % (
+        return ("%s (%s %s, core %s, engine %s %s, %s, %s, started %s)" % (
             self.path, self.data["plugin_distribution"],
             self.data["plugin_version"], self.data["core_version"],
             engine.get("name", "?"), engine.get("version", "?"),
-            "live" if self.live else "not live",
+            "live" if self.live else "not live", self.origin(),
             self.data.get("started", "?")))
 
 
@@ -201,7 +238,7 @@ class Requirement:
 
     def as_dict(self):
         """Plain data for JSON, YAML and CSV output."""
-        return {"requirement": self.id, "tier": self.tier.label,
+        return {"requirement": self.id, "required_for": self.tier.label,
                 "result": "pass" if self.passed else "fail",
                 "title": self.title, "evidence": self.evidence}
 
@@ -243,6 +280,29 @@ class Evaluation:
         verified = self.verified
         return (self.declared is not None and verified is not None
                 and verified >= self.declared)
+
+    @property
+    def advice(self):
+        """What the author may do when the evidence and the declared tier
+        differ, or ``""``."""
+        verified = self.verified
+        if self.declared is None or verified is None:
+            return ""
+        if verified > self.declared:
+            return ("%s: the evidence supports %s, above the declared %s; "
+                    "the author may raise the descriptor's tier to %r "
+                    "(with the classifier %r in setup.cfg; strategies each "
+                    "on their own evidence), or keep %s" % (
+                        self.name, verified.label, self.declared.label,
+                        verified.label, verified.classifier,
+                        self.declared.label))
+        if verified < self.declared:
+            missing = [r.id for r in self.requirements
+                       if not r.passed and r.tier <= self.declared]
+            return ("%s: declared %s but the evidence supports only %s; "
+                    "missing: %s" % (self.name, self.declared.label,
+                                     verified.label, ", ".join(missing)))
+        return ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,55 +400,77 @@ def _req(rid, passed, evidence):
     return Requirement(rid, tier, title, bool(passed), evidence)
 
 
-def _package_dir(record):
-    """The directory of the package that holds the descriptor module."""
-    module = record.target.split(":", 1)[0]
-    spec = importlib.util.find_spec(module)
-    if spec is not None and spec.submodule_search_locations:
-        return pathlib.Path(list(spec.submodule_search_locations)[0])
-    parent = module.rpartition(".")[0]
-    spec = importlib.util.find_spec(parent) if parent else None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return pathlib.Path(list(spec.submodule_search_locations)[0])
+def _hook_acts(data):
+    """Whether a hook's text holds a command that does something."""
+    for line in data.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line in ("true", ":", "exit 0") or line.startswith("set "):
+            continue
+        return True
+    return False
+
+
+def _shell_syntax(data):
+    """Why a shell hook would not parse (``sh -n``/``bash -n``), or
+    ``""``; hooks in another language are not checked."""
+    import shutil
+    import subprocess
+
+    first = data.split(b"\n", 1)[0]
+    shell = {b"#!/bin/sh": "sh", b"#!/bin/bash": "bash",
+             b"#!/usr/bin/env bash": "bash",
+             b"#!/usr/bin/env sh": "sh"}.get(first.strip())
+    if shell is None or shutil.which(shell) is None:
+        return ""
+    try:
+        done = subprocess.run([shell, "-n"], input=data, capture_output=True,
+                              timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "%s -n timed out" % shell
+    if done.returncode == 0:
+        return ""
+    return done.stderr.decode("utf-8", "replace").strip()[-300:]
 
 
 def _check_elements(record):
+    """The hooks ``trove-guest-image build`` would run, per OS."""
+    from trove_core.image import target as image_target
+
     desc = record.descriptor
-    pkg = _package_dir(record)
-    if pkg is None:
-        return False, "the package of %s cannot be located" % record.target
-    root = pkg / desc.image.elements
-    if not root.is_dir():
-        return False, "%s does not exist; ship the image elements there" % (
-            root,)
-    files = [p for p in sorted(root.rglob("*"))
-             if p.is_file() and p.stat().st_size > 0
-             and "__pycache__" not in p.parts]
-    if not files:
-        return False, "%s holds no non-empty file" % root
-    missing = []
+    where = "%s (DESCRIPTOR.image.elements)" % desc.image.elements
+    names, problems = [], []
     for entry in desc.image.supported_os:
-        distro = entry.id.split("-", 1)[0]
-        if not any(_mentions(root, path, entry.id, distro)
-                   for path in files):
-            missing.append(entry.id)
-    if missing:
-        return False, ("%s has %d files but none for %s (name a file or "
-                       "directory after the OS, or mention its id in one)"
-                       % (root, len(files), ", ".join(missing)))
-    return True, "%s: %d non-empty files, covering %s" % (
-        root, len(files), ", ".join(e.id for e in desc.image.supported_os))
-
-
-def _mentions(root, path, os_id, distro):
-    rel = str(path.relative_to(root)).lower()
-    if os_id in rel or distro in rel:
-        return True
-    try:
-        return os_id in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
+        try:
+            found = image_target.resolve(record.name, entry.id,
+                                         records=[record])
+        except exceptions.TroveError as exc:
+            problems.append("%s: %s" % (entry.id, exc))
+            continue
+        acting = ["%s/%s" % (phase, name)
+                  for phase in image_target.PHASES
+                  for name, data in found.elements.hooks.get(phase, ())
+                  if _hook_acts(data)]
+        for phase in image_target.PHASES:
+            for name, data in found.elements.hooks.get(phase, ()):
+                broken = _shell_syntax(data)
+                if broken:
+                    problems.append("%s: hook %s/%s would not run: %s"
+                                    % (entry.id, phase, name, broken))
+        if not acting:
+            problems.append(
+                "%s: %s holds no hook that installs anything (a README "
+                "or an empty hook is not an element); add an executable "
+                "install.d/NN-name script that installs the server"
+                % (entry.id, found.elements.source))
+        names = acting or names
+    if problems:
+        return False, "; ".join(problems)
+    return True, ("%s: hooks %s, as trove-guest-image build bundles them "
+                  "for %s (shell syntax checked)" % (
+                      where, ", ".join(names),
+                      ", ".join(e.id for e in desc.image.supported_os)))
 
 
 def _check_manager(record, load_manager, report, stale):
@@ -439,6 +521,22 @@ def _check_capabilities(record, report, stale):
     if bad:
         return False, "not passing: " + "; ".join(bad)
     return True, "passing: " + ", ".join(declared)
+
+
+def _check_gate(report, stale):
+    if report is None or stale:
+        return False, "no current conformance report"
+    if report.gate:
+        return True, report.origin()
+    where = report.provenance
+    if where["source"] == "gate":
+        return False, ("%s: this datastore's suites do not vote there "
+                       "(scripts/test.sh lists the voting ones in "
+                       "TROVE_VOTING_SUITES)" % report.origin())
+    return False, ("a local run proves at most technical-preview; stable "
+                   "needs the report of the project's CI gate, where the "
+                   "datastore's suites vote (scripts/test.sh with CI=true "
+                   "writes it)")
 
 
 def _reason(report, cap):
@@ -507,10 +605,13 @@ def _evaluate_strategy(strategy, report, stale, load):
     reqs.append(_sreq("tested", tested, "%s; %s" % (cap, note)))
     if not tested:
         live = False, "its own tests did not pass"
-    elif own.get("live") and report.live:
-        live = True, "live run"
-    else:
+    elif not (own.get("live") and report.live):
         live = False, "the report is not live"
+    elif not report.gate:
+        live = False, ("%s: stable needs the voting suite of the project's "
+                       "CI gate" % report.origin())
+    else:
+        live = True, "live, %s" % report.origin()
     reqs.append(_sreq("live", *live))
     return StrategyEvaluation(strategy.name, strategy.kind, strategy.tier,
                               tuple(reqs))
@@ -558,6 +659,7 @@ def evaluate(record, directory=None, load_manager=True, core=None):
         live = False, ("the report is not live; run the kit against a real "
                        "server")
     reqs.append(_req("live", *live))
+    reqs.append(_req("gate", *_check_gate(report, stale)))
     strategies = tuple(_evaluate_strategy(st, report, stale, load_manager)
                        for st in desc.strategies)
     return Evaluation(record.name, desc.tier, tuple(reqs), report, stale,

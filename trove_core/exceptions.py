@@ -181,8 +181,11 @@ class GuestUnreachable(TroveError):
     """A guest did not answer a call in time."""
 
     msg_fmt = ("guest %(guest_id)r did not answer %(operation)r within "
-               "%(timeout)s s; check that its trove-guestagent runs and "
-               "reaches the message broker")
+               "%(timeout)s s on topic %(topic)s in exchange %(exchange)r: "
+               "either no guest consumes there (it is not running, or it "
+               "uses another [DEFAULT] control_exchange or transport_url "
+               "virtual host than this client) or the operation needs "
+               "longer (pass a larger timeout)")
 
 
 class UnsupportedVersion(TroveError):

@@ -21,7 +21,8 @@ __all__ = [
     "ALLOWED_REMOTE_EXMODS", "API_VERSION", "BASE_VERSION",
     "CONDUCTOR_TOPIC", "CONDUCTOR_VERSION", "CONTROL_EXCHANGE",
     "FRAMEWORK_NAMESPACE", "FRAMEWORK_VERSION", "VERSION_ALIASES",
-    "check_guest_id", "get_transport", "guest_target", "guest_topic",
+    "check_guest_id", "control_exchange", "get_transport", "guest_target",
+    "guest_topic",
     "resolve_version_cap", "version_tuple",
 ]
 
@@ -150,7 +151,8 @@ def get_transport(conf=None, url=None):
         conf, url=url, allowed_remote_exmods=ALLOWED_REMOTE_EXMODS)
 
 
-def guest_target(guest_id, server=None, namespace=None, version=None):
+def guest_target(guest_id, server=None, namespace=None, version=None,
+                 exchange=None):
     """The ``oslo_messaging.Target`` of a guest's topic.
 
     :param guest_id: the guest's id.
@@ -159,9 +161,26 @@ def guest_target(guest_id, server=None, namespace=None, version=None):
     :param namespace: ``None`` for Trove's API, or
         :data:`FRAMEWORK_NAMESPACE`.
     :param version: the target version.
+    :param exchange: the exchange; ``None`` is the transport's
+        ``control_exchange`` as it was when the transport was built.
     """
     import oslo_messaging
 
     return oslo_messaging.Target(topic=guest_topic(guest_id),
                                  server=server, namespace=namespace,
-                                 version=version)
+                                 version=version, exchange=exchange)
+
+
+def control_exchange(conf=None):
+    """The ``[DEFAULT] control_exchange`` of ``conf`` now.
+
+    It is read when called, so a value set with ``conf.set_override``
+    after the transport was built still counts; before oslo.messaging
+    registered the option (no transport yet) it is Trove's default,
+    :data:`CONTROL_EXCHANGE`.
+    """
+    conf = cfg.CONF if conf is None else conf
+    try:
+        return conf.control_exchange or CONTROL_EXCHANGE
+    except cfg.NoSuchOptError:
+        return CONTROL_EXCHANGE

@@ -7,7 +7,7 @@
         setup.cfg  setup.py  pyproject.toml  requirements.txt  README.rst
         trove_ds_NAME/
             __init__.py  plugin.py  options.py  manager.py
-            elements/debian-12/README.rst
+            elements/README.rst
         tests/unit/test_plugin.py
         tests/conformance/test_NAME_conformance.py
 
@@ -194,7 +194,12 @@ the probe in ``tests/conformance`` to use $title's own client.
 Supervise the server with the runner its options ask for (``runner``,
 ``systemd_unit``, ``server_binary`` in ``options.py``): build it once with
 ``trove_guest_base.process.make_runner(self.options, argv, pid_file,
-log_file)``, argv being the server's foreground command line.
+log_file, dirs=[...])``, argv being the server's foreground command line
+and ``dirs`` the directories it writes. Name ``service_user`` in
+``options.py`` and a guest running as root starts the server as that
+user, after giving it ``dirs``. The manager gets ``self.name``,
+``self.conf``/``self.options``, ``self.state_dir`` and ``self.reporter``
+(see "What a manager gets" in the author guide).
 """
 
 from trove_core.testing import backup as fake_backup
@@ -216,11 +221,17 @@ class CopyBackup(fake_backup.FakeCopy):
 '''
 
 _ELEMENT = """\
-Image elements of $title on debian-12
+Image elements of $title
 $element_underline
 
-List here the OS packages and install hooks a debian-12 guest image needs
-for $title (one directory per supported OS in the descriptor).
+This README is a placeholder, not an element: it installs nothing, and
+``trove-datastores check $name`` fails the ``elements`` requirement
+until this directory holds the hooks ``trove-guest-image build`` runs in
+the guest image, by phase: ``pre-install.d/NN-name`` (package
+repositories), ``install.d/NN-name`` (install and set up $title for
+every OS the descriptor supports, told apart by ``$$TROVE_OS_ID``),
+``post-install.d/NN-name``. The OS packages themselves are listed in
+the descriptor (``OSSupport("debian-12", ("package",))``).
 """
 
 _UNIT_TEST = '''\
@@ -267,10 +278,12 @@ class Test${camel}Conformance(conformance.DatastoreSuite):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def trove_spawn(cls, tmp_path_factory):
+    def trove_spawn(cls):
         """New instances sharing one backup directory."""
-        with testing.Spawner("$name", tmp_path_factory.mktemp("$name"),
-                             testing.FakeProbe) as spawn:
+        # each instance gets its own directory (one a service user can
+        # enter) and, when the datastore has a 'port' option, its own port
+        with testing.Spawner(
+                "$name", probe_factory=testing.FakeProbe) as spawn:
             yield spawn
 
     @pytest.fixture(scope="class")
@@ -281,16 +294,40 @@ class Test${camel}Conformance(conformance.DatastoreSuite):
 '''
 
 
+#: how the names of known engines are spelled (a word of the datastore
+#: name not listed here is capitalized)
+SPELLINGS = {
+    "postgresql": "PostgreSQL", "postgres": "PostgreSQL",
+    "pg": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB",
+    "mongodb": "MongoDB", "mongo": "MongoDB", "couchdb": "CouchDB",
+    "couchbase": "Couchbase", "cassandra": "Cassandra", "redis": "Redis",
+    "db2": "DB2", "vertica": "Vertica", "percona": "Percona",
+    "pxc": "PXC", "sqlite": "SQLite", "sql": "SQL", "db": "DB",
+    "cockroachdb": "CockroachDB", "clickhouse": "ClickHouse",
+    "influxdb": "InfluxDB", "timescaledb": "TimescaleDB",
+    "valkey": "Valkey", "keydb": "KeyDB", "etcd": "etcd",
+    "elasticsearch": "Elasticsearch", "opensearch": "OpenSearch",
+    "neo4j": "Neo4j", "rabbitmq": "RabbitMQ", "memcached": "Memcached",
+    "scylladb": "ScyllaDB", "tidb": "TiDB", "yugabytedb": "YugabyteDB",
+}
+
+
+def title_of(name):
+    """The datastore's name as people write it: ``postgresql`` ->
+    ``PostgreSQL``, ``couch_db`` -> ``Couch DB``."""
+    return " ".join(SPELLINGS.get(word, word.capitalize())
+                    for word in name.split("_") if word)
+
+
 def _files(name, tier):
-    title = name.replace("_", " ").title()
+    title = title_of(name)
     dist = "trove-ds-%s" % name.replace("_", "-")
     values = {
         "name": name, "title": title, "dist": dist, "tier": tier,
         "package": "trove_ds_%s" % name,
-        "camel": "".join(p.title() for p in name.split("_")),
+        "camel": title.replace(" ", ""),
         "underline": "=" * len(dist),
-        "element_underline": "=" * len(
-            "Image elements of %s on debian-12" % title),
+        "element_underline": "=" * len("Image elements of %s" % title),
     }
     package = values["package"]
     layout = {
@@ -301,7 +338,7 @@ def _files(name, tier):
         "%s/plugin.py" % package: _PLUGIN,
         "%s/options.py" % package: _OPTIONS,
         "%s/manager.py" % package: _MANAGER,
-        "%s/elements/debian-12/README.rst" % package: _ELEMENT,
+        "%s/elements/README.rst" % package: _ELEMENT,
         "tests/unit/test_plugin.py": _UNIT_TEST,
         "tests/conformance/test_%s_conformance.py" % name:
             _CONFORMANCE_TEST,

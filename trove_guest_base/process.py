@@ -7,20 +7,31 @@ A datastore process is supervised by a :class:`Runner`:
 :class:`ChildRunner` starts it as a direct child (containers, tests),
 :class:`SystemdRunner` drives a systemd unit (VM guests).
 :func:`make_runner` picks one from a datastore's ``runner`` option.
+
+A guest usually runs as root; a datastore server must not (PostgreSQL
+refuses to). When the datastore registers the ``service_user`` option,
+:func:`make_runner` gives the child runner that user: the server is
+started as it, and the directories handed to the runner (``dirs``) are
+given to it first. :func:`run` takes the same ``user`` for the server's
+own tools (``initdb``...). Without root nothing changes hands: the
+server runs as the guest's own user (a developer's test run).
 """
 
 import contextlib
 import logging
 import os
+import pwd
 import signal
+import stat
 import subprocess
 import time
 
 from trove_guest_base import exceptions
 from trove_guest_base import net
 
-__all__ = ["ChildRunner", "Runner", "SystemdRunner", "log_tail",
-           "make_runner", "redact", "run", "wait_ready"]
+__all__ = ["ChildRunner", "Runner", "SystemdRunner", "hand_over",
+           "log_tail", "make_runner", "redact", "run", "service_user",
+           "wait_ready"]
 
 LOG = logging.getLogger(__name__)
 
@@ -39,8 +50,115 @@ def _show(argv, secrets):
     return redact(" ".join(str(a) for a in argv), secrets)
 
 
+def service_user(options):
+    """The account a datastore's processes must run as, or ``None``.
+
+    :param options: the datastore's option group (``conf[datastore]``).
+    :returns: the ``service_user`` option when the datastore registers
+        it, names an account other than root, and this process runs as
+        root (only root can drop to it); else ``None``: run as we are.
+    :raises DatastoreError: the account does not exist.
+    """
+    from oslo_config import cfg
+
+    try:
+        name = options.service_user
+    except (AttributeError, cfg.NoSuchOptError):  # not registered
+        return None
+    if not name or name == "root" or os.geteuid() != 0:
+        return None
+    _account(name)
+    return name
+
+
+def _account(name):
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        raise exceptions.DatastoreError(
+            operation="supervise", reason="service_user %r does not exist "
+            "on this host; create that account (the image's install hook "
+            "does) or set the datastore's service_user option" % (name,)
+        ) from None
+
+
+def _enters(path, entry):
+    """Whether account ``entry`` may traverse directory ``path``."""
+    info = os.stat(path)
+    if info.st_uid == entry.pw_uid:
+        return bool(info.st_mode & stat.S_IXUSR)
+    groups = {entry.pw_gid} | {g for g in _groups(entry.pw_name)}
+    if info.st_gid in groups:
+        return bool(info.st_mode & stat.S_IXGRP)
+    return bool(info.st_mode & stat.S_IXOTH)
+
+
+def _groups(name):
+    import grp
+
+    return [g.gr_gid for g in grp.getgrall() if name in g.gr_mem]
+
+
+def hand_over(user, dirs):
+    """Give directories to ``user`` before a process runs as it.
+
+    Each directory is created if missing and, with everything in it,
+    given to the user and its primary group. Its parents are not
+    changed: when the user cannot reach a directory through them, the
+    error names the parent to fix.
+
+    :param user: the account name, or ``None`` (nothing to do).
+    :param dirs: the directories the process writes.
+    :raises DatastoreError: the account does not exist, or a parent
+        directory is closed to it.
+    """
+    if not user:
+        return
+    entry = _account(user)
+    for path in dirs:
+        path = os.path.abspath(os.fspath(path))
+        os.makedirs(path, exist_ok=True)
+        parent = os.path.dirname(path)
+        while True:
+            if not _enters(parent, entry):
+                raise exceptions.DatastoreError(
+                    operation="supervise", reason="service user %r cannot "
+                    "enter %s (mode %s), a parent of %s; keep the "
+                    "datastore's directories where it can reach them, or "
+                    "open that directory to it (chmod o+x)" % (
+                        user, parent, oct(os.stat(parent).st_mode & 0o777),
+                        path))
+            if parent == os.path.dirname(parent):
+                break
+            parent = os.path.dirname(parent)
+        for root, subdirs, files in os.walk(path):
+            os.chown(root, entry.pw_uid, entry.pw_gid)
+            for name in subdirs + files:
+                os.lchown(os.path.join(root, name), entry.pw_uid,
+                          entry.pw_gid)
+
+
+def _drop_kwargs(user):
+    """``subprocess`` arguments that start a process as ``user``."""
+    if not user:
+        return {}
+    entry = _account(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid,
+            "extra_groups": _groups(user)}
+
+
+def _user_env(user, env):
+    """The environment of a process run as ``user``: its own HOME."""
+    if not user:
+        return env
+    env = dict(env if env is not None else os.environ)
+    entry = _account(user)
+    env.update(HOME=entry.pw_dir, USER=user, LOGNAME=user)
+    return env
+
+
 def run(argv, timeout=60, input=None, check=True, secrets=(), env=None,
-        cwd=None, stdout=subprocess.PIPE):
+        cwd=None, stdout=subprocess.PIPE, user=None):
     """Run ``argv`` and return its ``CompletedProcess``.
 
     :param argv: the command as a list; a string is refused.
@@ -50,6 +168,8 @@ def run(argv, timeout=60, input=None, check=True, secrets=(), env=None,
     :param secrets: strings to hide in logs and errors.
     :param env: extra environment variables (merged over ours).
     :param stdout: where its standard output goes (captured by default).
+    :param user: run it as this account (see :func:`service_user`); its
+        working directory is then ``/`` unless ``cwd`` is given.
     :raises ProcessError: it could not start, timed out, or (with
         ``check``) exited non-zero; stderr is included, redacted.
     """
@@ -62,10 +182,14 @@ def run(argv, timeout=60, input=None, check=True, secrets=(), env=None,
     if env:
         full_env = dict(os.environ)
         full_env.update(env)
+    full_env = _user_env(user, full_env)
+    if user and cwd is None:
+        cwd = "/"
     try:
         result = subprocess.run(
             argv, input=input, stdout=stdout, stderr=subprocess.PIPE,
-            timeout=timeout, env=full_env, cwd=cwd, check=False)
+            timeout=timeout, env=full_env, cwd=cwd, check=False,
+            **_drop_kwargs(user))
     except FileNotFoundError:
         raise exceptions.ProcessError(
             command=shown, reason="%r is not installed" % argv[0]) from None
@@ -116,15 +240,21 @@ class ChildRunner(Runner):
     :param log_file: where its stdout and stderr go.
     :param env: extra environment variables.
     :param stop_signal: the signal asking it to shut down cleanly.
+    :param user: the account it runs as (``None``: ours); see
+        :func:`service_user`.
+    :param dirs: directories given to ``user`` before each start
+        (:func:`hand_over`): its data, run and log directories.
     """
 
     def __init__(self, argv, pid_file, log_file, env=None,
-                 stop_signal=signal.SIGTERM):
+                 stop_signal=signal.SIGTERM, user=None, dirs=()):
         self.argv = [os.fspath(a) for a in argv]
         self.pid_file = os.fspath(pid_file)
         self.log_file = os.fspath(log_file)
         self.env = env
         self.stop_signal = stop_signal
+        self.user = user
+        self.dirs = tuple(os.fspath(d) for d in dirs)
         self._proc = None
 
     def _read_pid(self):
@@ -168,14 +298,18 @@ class ChildRunner(Runner):
         if self.is_running():
             return
         os.makedirs(os.path.dirname(self.log_file) or ".", exist_ok=True)
+        hand_over(self.user, self.dirs)
         env = dict(os.environ)
         env.update(self.env or {})
+        env = _user_env(self.user, env)
         with open(self.log_file, "ab") as log:
             try:
                 self._proc = subprocess.Popen(
                     self.argv, stdout=log, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, env=env,
-                    start_new_session=True)
+                    start_new_session=True,
+                    cwd="/" if self.user else None,
+                    **_drop_kwargs(self.user))
             except FileNotFoundError:
                 raise exceptions.ProcessError(
                     command=self.argv[0],
@@ -183,7 +317,8 @@ class ChildRunner(Runner):
         from trove_guest_base import files
 
         files.atomic_write(self.pid_file, str(self._proc.pid), mode=0o644)
-        LOG.info("started %s (pid %d)", self.argv[0], self._proc.pid)
+        LOG.info("started %s (pid %d%s)", self.argv[0], self._proc.pid,
+                 ", as %s" % self.user if self.user else "")
 
     def stop(self, timeout=60):
         pid = self.pid
@@ -261,7 +396,7 @@ class SystemdRunner(Runner):
 
 
 def make_runner(options, argv, pid_file, log_file, env=None,
-                stop_signal=signal.SIGTERM):
+                stop_signal=signal.SIGTERM, dirs=()):
     """Return the runner a datastore's guest options ask for.
 
     ``options.runner`` (the common guest option) is ``systemd`` for a
@@ -275,15 +410,20 @@ def make_runner(options, argv, pid_file, log_file, env=None,
     :param log_file: where a child's stdout and stderr go.
     :param env: extra environment variables of a child.
     :param stop_signal: the signal asking a child to shut down cleanly.
+    :param dirs: the directories a child writes (data, sockets, logs):
+        when the guest runs as root and the datastore registers
+        ``service_user``, they are given to that user and the child runs
+        as it (:func:`service_user`, :func:`hand_over`).
     :raises DatastoreError: ``runner`` is neither, or ``systemd`` without
-        a ``systemd_unit``.
+        a ``systemd_unit``, or ``service_user`` names no account.
     """
     kind = options.runner
     if kind == "systemd" and options.systemd_unit:
         return SystemdRunner(options.systemd_unit)
     if kind == "child":
         return ChildRunner(argv, pid_file, log_file, env=env,
-                           stop_signal=stop_signal)
+                           stop_signal=stop_signal,
+                           user=service_user(options), dirs=dirs)
     if kind == "systemd":
         reason = ("runner is 'systemd' but systemd_unit is not set; set "
                   "systemd_unit to the server's unit, or runner to 'child'")

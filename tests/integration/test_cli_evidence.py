@@ -50,10 +50,28 @@ class TestCheckReadsKitEvidence:
         result = data[0]
         reqs = {r["requirement"]: r["result"] for r in result["requirements"]}
         assert reqs.pop("live") == "fail"
+        # passes only when the project's CI runs this test (CI=true)
+        reqs.pop("gate")
         assert set(reqs.values()) == {"pass"}, result
         assert result["verified_tier"] == "technical-preview"
         assert result["declared_tier"] == "experimental"
+        assert result["provenance"]["source"] in ("local", "gate")
+        assert "may raise the descriptor's tier to 'technical-preview'" \
+            in result["advice"]
         assert code == 0
+
+    def test_table_names_the_requirement_tier_and_advises(self, evidence):
+        """The table's requirement column cannot be read as the plugin's
+        tier, and the advice follows the table."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "trove_core.cli", "check", "fake",
+             "--evidence", str(evidence)], capture_output=True, text=True,
+            timeout=120, check=False, cwd="/")
+        assert proc.returncode == 0, proc.stderr
+        assert "| required for" in proc.stdout
+        assert "experimental and up" in proc.stdout
+        assert proc.stdout.rstrip().splitlines()[-1].startswith(
+            "fake: the evidence supports technical-preview")
 
     def test_edited_version_is_stale(self, evidence, tmp_path):
         """The same report claiming another plugin version is stale."""

@@ -14,6 +14,9 @@ import textwrap
 import pytest
 
 from trove_core import exceptions
+from trove_core.testing import FakeProbe
+from trove_core.testing import helpers
+from trove_guest_base import conformance
 
 HEADER = '''
 import pytest
@@ -207,6 +210,78 @@ class TestKitFixtures:
             cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 1
         assert "must override the 'trove_spawn' fixture" in proc.stdout
+
+
+    def test_override_not_demanded_when_undeclared(self, tmp_path):
+        """A plugin without 'configuration' needs no trove_override."""
+        test_file = tmp_path / "test_noconfig.py"
+        test_file.write_text(textwrap.dedent('''
+            import pytest
+
+            from trove_core import testing
+            from trove_core.testing import manager
+            from trove_guest_base.conformance import probe
+            from trove_guest_base.conformance import suite
+
+            class NoConfig(manager.FakeManager):
+                @classmethod
+                def capabilities(cls):
+                    return [c for c in super().capabilities()
+                            if c != "configuration"]
+
+            class TestNoConfig(suite.ConfigurationTests):
+                datastore = "fake"
+
+                @pytest.fixture(scope="class")
+                @classmethod
+                def trove_spawn(cls, tmp_path_factory):
+                    base = tmp_path_factory.mktemp("noconfig")
+                    def spawn():
+                        made = testing.make_fake_manager(
+                            base, manager_cls=NoConfig)
+                        return probe.Instance(made, testing.FakeProbe(made))
+                    return spawn
+        '''))
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "-rs", "--rootdir", str(tmp_path), str(test_file)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert "error" not in proc.stdout.lower()
+        assert "not declared" in proc.stdout
+
+    def test_missing_override_is_explained(self):
+        """Declaring 'configuration' without overrides says what to do."""
+        with pytest.raises(NotImplementedError,
+                           match="must override the 'trove_override'"):
+            conformance.DatastoreSuite.overrides(None)
+
+
+class TestSpawner:
+    """testing.Spawner: own directories and ports per instance."""
+
+    def test_default_directory_enterable_and_removed(self):
+        """Without a directory the spawner makes one a service user can
+        enter (pytest's are root-only) and removes it on exit."""
+        with helpers.Spawner("fake", probe_factory=FakeProbe) as spawn:
+            first, second = spawn(), spawn()
+            base = spawn.directory
+            assert os.stat(base).st_mode & 0o777 == 0o711
+            dirs = {first.manager.state_dir, second.manager.state_dir}
+            assert len(dirs) == 2
+            assert all(d.startswith(base) for d in dirs)
+        assert not os.path.exists(base)
+
+    def test_own_port_per_instance(self):
+        """A datastore with a 'port' option gets one port per instance."""
+        with helpers.Spawner("redis", probe_factory=lambda m: None) as spawn:
+            ports = {spawn().manager.options.port for _ in range(3)}
+        assert len(ports) == 3 and 6379 not in ports
+
+    def test_needs_probe_factory(self):
+        """Forgetting the probe factory is named."""
+        with pytest.raises(TypeError, match="needs probe_factory"):
+            helpers.Spawner("fake")
 
 
 class TestPluginImportLight:

@@ -169,3 +169,63 @@ class TestLoad:
                            match="FileNotFoundError") as info:
             report.load(tmp_path / "absent.json")
         assert info.value.reason.startswith("FileNotFoundError")
+
+
+class TestProvenance:
+    """A report says where it was run: a local run or the CI gate."""
+
+    @pytest.mark.parametrize("env, expected", [
+        pytest.param({}, {"source": "local", "ci": "", "commit": "",
+                          "voting": False}, id="developer"),
+        pytest.param({"CI": "true"}, {"source": "local", "ci": "ci",
+                                      "commit": "", "voting": False},
+                     id="ci-without-commit"),
+        pytest.param({"CI": "true", "TROVE_GATE_COMMIT": "abc123",
+                      "TROVE_VOTING_SUITES": "mysql,fake redis"},
+                     {"source": "gate", "ci": "ci", "commit": "abc123",
+                      "voting": True}, id="gate-voting"),
+        pytest.param({"CI": "true", "GITHUB_ACTIONS": "true",
+                      "GITHUB_SHA": "f00d", "TROVE_VOTING_SUITES": "mysql"},
+                     {"source": "gate", "ci": "github-actions",
+                      "commit": "f00d", "voting": False},
+                     id="gate-not-voting"),
+        pytest.param({"TROVE_GATE_COMMIT": "abc123",
+                      "TROVE_VOTING_SUITES": "fake"},
+                     {"source": "local", "ci": "", "commit": "",
+                      "voting": False}, id="not-ci"),
+    ])
+    def test_from_environment(self, env, expected):
+        """CI=true and a known commit make a gate run; the voting list
+        decides ``voting``."""
+        assert report.provenance("fake", env) == expected
+
+    def test_written_and_read(self, tmp_path, monkeypatch):
+        """The collector records it; evidence reads it back."""
+        monkeypatch.setenv("CI", "true")
+        monkeypatch.setenv("TROVE_GATE_COMMIT", "abc123")
+        monkeypatch.setenv("TROVE_VOTING_SUITES", "fake")
+        for var in ("ZUUL_PROJECT", "GITHUB_ACTIONS", "GITLAB_CI",
+                    "JENKINS_URL"):
+            monkeypatch.delenv(var, raising=False)
+        _collector([("lifecycle", "test_a", "pass", "")]).write(
+            str(tmp_path / "fake.json"), env={})
+        read = evidence.read_report(tmp_path / "fake.json")
+        assert read.gate and read.origin() == "ci gate at abc123, voting"
+
+    def test_older_report_is_local(self, tmp_path):
+        """A report without provenance counts as a local run."""
+        doc = _collector([("lifecycle", "test_a", "pass", "")]).build(
+            "fake")
+        del doc["provenance"]
+        (tmp_path / "fake.json").write_text(json.dumps(doc))
+        read = evidence.read_report(tmp_path / "fake.json")
+        assert not read.gate and read.origin() == "local run"
+
+    def test_bad_provenance_refused(self, tmp_path):
+        """A provenance that is not an object of the schema is refused."""
+        doc = _collector([("lifecycle", "test_a", "pass", "")]).build(
+            "fake")
+        doc["provenance"] = {"source": "somewhere", "voting": "yes"}
+        (tmp_path / "fake.json").write_text(json.dumps(doc))
+        with pytest.raises(exceptions.BadRequest, match="provenance"):
+            evidence.read_report(tmp_path / "fake.json")

@@ -190,6 +190,46 @@ class TestLoadManager:
         assert "IUsers" in message
         assert "list_users" in message or "create_user" in message
 
+    def test_missing_method_named_not_a_repr(self):
+        """A missing interface method is named with its signature, never
+        shown as a zope ``<Method object at 0x...>`` repr."""
+        import zope.interface
+
+        from trove_core import capabilities as caps
+        from trove_core import manager as base
+
+        class Partial(base.BaseDatastoreManager):
+            def list_databases(self, limit=None):
+                """Too few arguments."""
+
+        zope.interface.classImplements(Partial, caps.IDatabases)
+        with pytest.raises(exceptions.PluginValidationError) as info:
+            discovery.verify_manager("partial", Partial)
+        message = str(info.value)
+        assert "object at 0x" not in message and "<" not in message
+        assert "method 'create_database(databases)' is missing" in message
+        assert ("method 'list_databases' does not match the interface's "
+                "list_databases(limit=None, marker=None, "
+                "include_marker=False)") in message
+
+    def test_capability_mismatch_shows_the_difference(self):
+        """Only the capabilities on one side are named, by side."""
+        from trove_core.descriptor import DatastoreDescriptor
+        from trove_core.testing import manager
+
+        desc = DatastoreDescriptor(
+            name="diff", tier="experimental",
+            capabilities=set(manager.FakeManager.capabilities())
+            - {"root"} | {"cluster"})
+        with pytest.raises(exceptions.PluginValidationError) as info:
+            discovery.verify_manager("diff", manager.FakeManager, desc)
+        message = str(info.value)
+        assert "the descriptor declares ['cluster'], which FakeManager " \
+            "does not implement" in message
+        assert "FakeManager implements ['root'], which the descriptor " \
+            "does not declare" in message
+        assert "'databases'" not in message
+
     def test_broken_plugin_fails_fast(self, records):
         """Loading a broken plugin fails with its import error."""
         with pytest.raises(exceptions.PluginLoadError,

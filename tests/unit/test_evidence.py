@@ -19,8 +19,13 @@ from trove_core.tiers import Tier
 CORE = "1.2.0"
 
 
-def make_report(path, caps=None, live=False, **overrides):
-    """Write a schema-1 conformance report for the ``goodtest`` plugin."""
+GATE = {"source": "gate", "ci": "zuul", "commit": "0123456789abcdef",
+        "voting": True}
+
+
+def make_report(path, caps=None, live=False, gate=False, **overrides):
+    """Write a schema-1 conformance report for the ``goodtest`` plugin;
+    ``gate`` makes it the report of a voting CI gate run."""
     caps = caps or {"lifecycle": "pass", "databases": "pass"}
     data = {
         "schema": 1, "datastore": "goodtest",
@@ -33,6 +38,8 @@ def make_report(path, caps=None, live=False, **overrides):
                   "reason": "" if status == "pass" else "it broke"}
             for cap, status in caps.items()},
     }
+    if gate:
+        data["provenance"] = dict(GATE)
     data.update(overrides)
     path.mkdir(parents=True, exist_ok=True)
     (path / ("%s.json" % data["datastore"])).write_text(json.dumps(data))
@@ -41,17 +48,16 @@ def make_report(path, caps=None, live=False, **overrides):
 
 @pytest.fixture
 def package(tmp_path, monkeypatch, request):
-    """A plugin package on sys.path whose elements cover two OSes."""
+    """A plugin package on sys.path whose elements hold an install hook."""
     # a fresh package name per test: imported packages stay cached
     name = "trove_evidence_pkg_%s" % re.sub(r"\W", "_", request.node.name)
     root = tmp_path / "site"
     elements = root / name / "elements"
-    (elements / "debian-goodtest" / "install.d").mkdir(parents=True)
+    (elements / "install.d").mkdir(parents=True)
     (root / name / "__init__.py").write_text("")
-    (elements / "debian-goodtest" / "install.d" / "10-setup").write_text(
-        "#!/bin/sh\n")
-    (elements / "package-installs.yaml").write_text(
-        "goodtest-server:\n  when: ubuntu-22.04\n")
+    (elements / "install.d" / "60-goodtest").write_text(
+        "#!/bin/sh\nset -eu\n# the server\napt-get install -y "
+        "goodtest-server\n")
     monkeypatch.syspath_prepend(str(root))
     return elements
 
@@ -64,7 +70,8 @@ def record(package):
         name="goodtest", tier="stable",
         capabilities={"lifecycle", "databases"},
         image=ImageSpec(supported_os=(OSSupport("debian-12"),
-                                      OSSupport("ubuntu-22.04"))))
+                                      OSSupport("ubuntu-22.04")),
+                        service_user="goodtest"))
     return discovery.PluginRecord(
         "goodtest", "trove-test-plugins", "1.0.0",
         "%s.plugin:DESCRIPTOR" % pkg_name, desc)
@@ -151,7 +158,7 @@ class TestEvaluate:
     ])
     def test_verified_tier(self, record, tmp_path, live, caps, verified):
         """Each tier needs its own evidence and all lower tiers'."""
-        make_report(tmp_path, caps=caps, live=live)
+        make_report(tmp_path, caps=caps, live=live, gate=True)
         ev = evidence.evaluate(record, tmp_path, core=CORE)
         assert ev.verified is verified
         assert ev.supported is (verified is Tier.STABLE)
@@ -185,7 +192,7 @@ class TestEvaluate:
 
     def test_newer_core_not_stale(self, record, tmp_path):
         """A report written by a newer core still counts."""
-        make_report(tmp_path, live=True, core_version="1.3.0")
+        make_report(tmp_path, live=True, gate=True, core_version="1.3.0")
         ev = evidence.evaluate(record, tmp_path, core=CORE)
         assert ev.stale == "" and ev.verified is Tier.STABLE
 
@@ -195,13 +202,86 @@ class TestEvaluate:
         ev = evidence.evaluate(record, tmp_path, core=CORE)
         assert not results(ev)["report"] and ev.verified is None
 
-    def test_elements_missing_os(self, record, package, tmp_path):
-        """Elements without content for an OS fail, naming that OS."""
-        (package / "package-installs.yaml").unlink()
+    def test_local_live_run_is_technical_preview(self, record, tmp_path):
+        """A live run on a developer's machine proves at most technical
+        preview, and says what stable needs."""
+        make_report(tmp_path, live=True)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is Tier.TECHNICAL_PREVIEW and not ev.supported
+        gate = [r for r in ev.requirements if r.id == "gate"][0]
+        assert gate.tier is Tier.STABLE and not gate.passed
+        assert "local run proves at most technical-preview" in \
+            gate.evidence
+        assert "missing: gate" in ev.advice
+
+    def test_non_voting_gate_run_is_not_stable(self, record, tmp_path):
+        """A gate run where the datastore does not vote is no stable
+        evidence."""
+        make_report(tmp_path, live=True,
+                    provenance=dict(GATE, voting=False))
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is Tier.TECHNICAL_PREVIEW
+        gate = [r for r in ev.requirements if r.id == "gate"][0]
+        assert "do not vote" in gate.evidence
+
+    def test_gate_run_records_where(self, record, tmp_path):
+        """The report's origin (CI, commit, voting) is the evidence."""
+        make_report(tmp_path, live=True, gate=True)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        gate = [r for r in ev.requirements if r.id == "gate"][0]
+        assert gate.passed
+        assert gate.evidence == "zuul gate at 0123456789ab, voting"
+        report = [r for r in ev.requirements if r.id == "report"][0]
+        assert "zuul gate at 0123456789ab, voting" in report.evidence
+
+    def test_advice_when_verified_above_declared(self, record, tmp_path):
+        """Evidence above the declared tier says what the author may
+        do."""
+        rec = dataclasses.replace(record, descriptor=dataclasses.replace(
+            record.descriptor, tier="experimental"))
+        make_report(tmp_path)
+        ev = evidence.evaluate(rec, tmp_path, core=CORE)
+        assert ev.verified is Tier.TECHNICAL_PREVIEW and ev.supported
+        assert "may raise the descriptor's tier to 'technical-preview'" \
+            in ev.advice
+
+    @pytest.mark.parametrize("files", [
+        pytest.param({"README.rst": "Install the server here.\n"},
+                     id="readme-only"),
+        pytest.param({"install.d/60-placeholder":
+                      "#!/bin/sh\nset -eu\n# TODO install it\nexit 0\n"},
+                     id="placeholder-hook"),
+    ])
+    def test_elements_that_install_nothing(self, record, package,
+                                           tmp_path, files):
+        """A README or a hook that does nothing is no element."""
+        (package / "install.d" / "60-goodtest").unlink()
+        (package / "install.d").rmdir()
+        for name, text in files.items():
+            (package / name).parent.mkdir(parents=True, exist_ok=True)
+            (package / name).write_text(text)
         ev = evidence.evaluate(record, tmp_path, core=CORE)
         elements = [r for r in ev.requirements if r.id == "elements"][0]
         assert not elements.passed
-        assert "none for ubuntu-22.04" in elements.evidence
+        assert "debian-12" in elements.evidence
+        assert "install" in elements.evidence
+
+    def test_elements_hook_that_would_not_run(self, record, package,
+                                              tmp_path):
+        """A shell hook with a syntax error fails, quoting the shell."""
+        (package / "install.d" / "60-goodtest").write_text(
+            "#!/bin/sh\nset -eu\nif true; then\n  apt-get install -y x\n")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        elements = [r for r in ev.requirements if r.id == "elements"][0]
+        assert not elements.passed
+        assert "install.d/60-goodtest would not run" in elements.evidence
+
+    def test_elements_name_the_hooks(self, record, tmp_path):
+        """Passing elements name the hooks the image build runs."""
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        elements = [r for r in ev.requirements if r.id == "elements"][0]
+        assert elements.passed, elements.evidence
+        assert "install.d/60-goodtest" in elements.evidence
 
     def test_elements_absent(self, record, package, tmp_path):
         """A package without an elements directory fails."""
@@ -267,7 +347,7 @@ class TestStrategies:
                 name: {"kind": "backup", "status": "pass", "reason": "",
                        "live": live}
                 for name in ("mysqldump", "nosuch", "mariabackup")}
-        make_report(tmp_path, live=live, caps={
+        make_report(tmp_path, live=live, gate=True, caps={
             "lifecycle": "pass", "databases": "pass", "backup": "pass"},
             strategies=strategies)
         ev = evidence.evaluate(rec, tmp_path, core=CORE)
@@ -315,6 +395,19 @@ class TestStrategies:
         """A registered strategy whose capability passed live is stable."""
         st = self.evaluations(with_strategies, tmp_path, True)["mysqldump"]
         assert st.verified is Tier.STABLE and st.supported
+
+    def test_local_live_strategy_is_experimental(self, with_strategies,
+                                                 tmp_path):
+        """A strategy passing live outside the gate is not stable."""
+        make_report(tmp_path, live=True, caps={
+            "lifecycle": "pass", "databases": "pass", "backup": "pass"},
+            strategies={"mysqldump": {"kind": "backup", "status": "pass",
+                                      "reason": "", "live": True}})
+        ev = evidence.evaluate(with_strategies, tmp_path, core=CORE)
+        st = [s for s in ev.strategies if s.name == "mysqldump"][0]
+        assert st.verified is Tier.EXPERIMENTAL
+        live = [r for r in st.requirements if r.id == "live"][0]
+        assert "local run" in live.evidence
 
     def test_missing_implementation(self, with_strategies, tmp_path):
         """A strategy without an entry point is not even experimental."""

@@ -23,7 +23,7 @@ class TestRender:
             "README.rst", "trove_ds_couch/__init__.py",
             "trove_ds_couch/plugin.py", "trove_ds_couch/options.py",
             "trove_ds_couch/manager.py",
-            "trove_ds_couch/elements/debian-12/README.rst",
+            "trove_ds_couch/elements/README.rst",
             "tests/unit/test_plugin.py",
             "tests/conformance/test_couch_conformance.py"}
 
@@ -36,8 +36,24 @@ class TestRender:
         assert ("trove.datastore.couch_db.guest = "
                 "trove_ds_couch_db.options:list_guest_opts") in cfg
         assert 'tier="stable"' in files["trove_ds_couch_db/plugin.py"]
-        assert "class TestCouchDbConformance" in files[
+        assert "class TestCouchDBConformance" in files[
             "tests/conformance/test_couch_db_conformance.py"]
+
+    @pytest.mark.parametrize("name, title", [
+        pytest.param("postgresql", "PostgreSQL", id="postgresql"),
+        pytest.param("mysql", "MySQL", id="mysql"),
+        pytest.param("mongodb", "MongoDB", id="mongodb"),
+        pytest.param("couch_db", "Couch DB", id="words"),
+        pytest.param("acme", "Acme", id="unknown"),
+    ])
+    def test_known_spellings(self, name, title):
+        """Known engines keep their spelling (not 'Postgresql')."""
+        _dirname, files = scaffold.render(name)
+        text = "\n".join(files.values())
+        assert '"%s datastore"' % title in files[
+            "trove_ds_%s/plugin.py" % name]
+        if title != name.title():
+            assert name.title() not in text
 
     def test_python_compiles(self):
         """Every generated module is valid Python."""
@@ -138,3 +154,19 @@ class TestScaffoldEndToEnd:
         assert {c["status"] for c in data["capabilities"].values()} <= {
             "pass", "skip"}
         assert data["capabilities"]["backup"]["status"] == "pass"
+        evidence_dir = tmp_path / "evidence"
+        evidence_dir.mkdir()
+        (evidence_dir / "scaffolded_demo.json").write_text(
+            report.read_text())
+        checked = subprocess.run(
+            [sys.executable, "-m", "trove_core.cli", "check",
+             "scaffolded_demo", "--evidence", str(evidence_dir), "-f",
+             "json"], env=env, capture_output=True, text=True, timeout=120,
+            cwd=tmp_path)
+        assert checked.returncode == 1, checked.stderr
+        reqs = {r["requirement"]: r for r in
+                json.loads(checked.stdout)[0]["requirements"]}
+        # the placeholder README installs nothing: no element yet
+        assert reqs["elements"]["result"] == "fail"
+        assert "holds no hooks" in reqs["elements"]["evidence"]
+        assert reqs["capabilities"]["result"] == "pass"

@@ -151,6 +151,10 @@ def _cmd_check(args, stream):
         raise _Usage("name the datastores to check, or pass --all")
     result, evaluations = views.check(selected, args.evidence)
     _emit(result, args, stream)
+    if args.format == "table":
+        for ev in evaluations:
+            if ev.advice:
+                stream.write("%s\n" % ev.advice)
     if not all(r.ok for r in selected):
         return EXIT_PLUGIN
     if not all(ev.supported and all(st.supported for st in ev.strategies)

@@ -9,6 +9,7 @@ These functions read descriptors and evidence and return
 import logging
 import os
 
+from trove_core import tiers
 from trove_core.cli import output
 
 __all__ = ["check", "list_plugins", "matrix", "show"]
@@ -197,7 +198,9 @@ def matrix(records):
     return output.Result(data, tuple(["datastore", "tier"] + caps), rows)
 
 
-CHECK_COLUMNS = ("datastore", "declared", "verified", "tier",
+#: ``required for`` is the tier that asks for the requirement (and
+#: every tier above it), not the plugin's tier.
+CHECK_COLUMNS = ("datastore", "declared", "verified", "required for",
                  "requirement", "result", "evidence")
 
 
@@ -221,7 +224,9 @@ def check(records, evidence_dir=None):
             "datastore": ev.name, "declared_tier": declared,
             "verified_tier": _label(ev.verified),
             "supported": ev.supported, "stale": ev.stale or None,
+            "advice": ev.advice or None,
             "report": str(ev.report.path) if ev.report else None,
+            "provenance": ev.report.provenance if ev.report else None,
             "requirements": [r.as_dict() for r in ev.requirements],
             "strategies": [{
                 "name": st.name, "kind": st.kind,
@@ -232,12 +237,17 @@ def check(records, evidence_dir=None):
                 for st in ev.strategies]})
         for req in ev.requirements:
             rows.append((ev.name, declared, _label(ev.verified),
-                         req.tier.label, req.id,
+                         "%s and up" % req.tier.label
+                         if req.tier < tiers.Tier.STABLE else req.tier.label,
+                         req.id,
                          "pass" if req.passed else "FAIL", req.evidence))
         for st in ev.strategies:
             for req in st.requirements:
                 rows.append(("%s/%s" % (ev.name, st.name), st.declared.label,
-                             _label(st.verified), req.tier.label,
+                             _label(st.verified),
+                             "%s and up" % req.tier.label
+                             if req.tier < tiers.Tier.STABLE
+                             else req.tier.label,
                              "%s %s" % (st.kind, req.id),
                              "pass" if req.passed else "FAIL", req.evidence))
     return output.Result(data, CHECK_COLUMNS, rows), evaluations

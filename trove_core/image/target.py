@@ -222,7 +222,9 @@ def resolve(name, os_id=None, python="3.11", records=None):
         raise errors.ImageBuildError(
             datastore=name, reason="its descriptor declares no service "
             "user (DESCRIPTOR.image.service_user)")
-    package = record.target.split(":", 1)[0].split(".", 1)[0]
+    # the package holding the descriptor module: elements live beside it
+    module = record.target.split(":", 1)[0]
+    package = module.rpartition(".")[0] or module
     elements = read_elements(record, package, image.elements)
     packages = BASE_PACKAGES + tuple(
         p for p in entry.packages if p not in BASE_PACKAGES)

@@ -12,7 +12,7 @@ import os
 
 __all__ = ["RecordingReporter", "Spawner", "allow_all_tiers",
            "failing_server", "make_conf", "make_fake_manager",
-           "make_manager", "taken_port"]
+           "make_manager", "server_port", "taken_port"]
 
 
 class RecordingReporter:
@@ -140,6 +140,35 @@ def taken_port(host="127.0.0.1"):
     return listening()
 
 
+_HANDED_OUT = set()
+
+
+def server_port(host="127.0.0.1"):
+    """A free TCP port for a test server, never handed out twice by this
+    process, below the usual ephemeral range (so that a client socket
+    opened before the server starts cannot take it)."""
+    import random
+    import socket
+
+    def bindable(port):
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+            return True
+
+    pick = random.SystemRandom()
+    for _ in range(200):
+        port = pick.randint(20000, 32000)
+        if port not in _HANDED_OUT and bindable(port):
+            _HANDED_OUT.add(port)
+            return port
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def make_fake_manager(directory, backup_root=None, reporter=None,
                       manager_cls=None):
     """Build an unprepared fake manager living under ``directory``.
@@ -184,18 +213,38 @@ class Spawner:
     stops them all on exit.
 
     Each instance lives in ``directory/<n>`` (``mount_point`` is
-    ``directory/<n>/data``); instances share ``directory/backups`` as
-    ``backup_storage_root`` when the datastore has that option.
+    ``directory/<n>/data``) and, when the datastore has a ``port``
+    option, gets a port of its own (:func:`server_port`); instances share
+    ``directory/backups`` as ``backup_storage_root`` when the datastore
+    has that option. ``options`` may override any of these.
+
+    Without ``directory`` the spawner makes one under the system's
+    temporary directory that a service user can enter (mode 0711: enter,
+    not list; pytest's own temporary directories are root-only), and
+    removes it on exit. A run as root then starts each server as the
+    datastore's ``service_user`` (see
+    :func:`trove_guest_base.process.make_runner`).
 
     :param datastore: the installed datastore name.
-    :param directory: a private directory.
+    :param directory: a directory for the instances, or ``None``.
     :param probe_factory: called with the manager; returns its probe.
     :param options: called with an instance directory; returns more
         guest option overrides.
     """
 
-    def __init__(self, datastore, directory, probe_factory, options=None):
+    def __init__(self, datastore, directory=None, probe_factory=None,
+                 options=None):
+        if probe_factory is None:
+            raise TypeError("Spawner(%r) needs probe_factory: a callable "
+                            "taking the manager and returning its probe"
+                            % (datastore,))
         self.datastore = datastore
+        self._own = directory is None
+        if self._own:
+            import tempfile
+
+            directory = tempfile.mkdtemp(prefix="trove-%s-" % datastore)
+            os.chmod(directory, 0o711)  # noqa: S103 (enter, not list)
         self.directory = os.fspath(directory)
         self.probe_factory = probe_factory
         self.options = options
@@ -206,11 +255,17 @@ class Spawner:
         from trove_guest_base.conformance import probe
 
         where = os.path.join(self.directory, str(len(self.instances)))
+        os.makedirs(where)
+        if self._own:
+            os.chmod(where, 0o711)  # noqa: S103 (enter, not list)
         overrides = {"mount_point": os.path.join(where, "data")}
         conf = make_conf(self.datastore)
-        if "backup_storage_root" in conf[self.datastore]:
+        group = conf[self.datastore]
+        if "backup_storage_root" in group:
             overrides["backup_storage_root"] = os.path.join(
                 self.directory, "backups")
+        if "port" in group:
+            overrides["port"] = server_port()
         if self.options:
             overrides.update(self.options(where))
         manager = make_manager(self.datastore, where, **overrides)
@@ -219,10 +274,17 @@ class Spawner:
         return instance
 
     def close(self):
-        """Stop every instance that still runs."""
-        for instance in self.instances:
-            if instance.manager.probe_status().is_running:
-                instance.manager.do_stop()
+        """Stop every instance that still runs; remove the directory the
+        spawner made."""
+        try:
+            for instance in self.instances:
+                if instance.manager.probe_status().is_running:
+                    instance.manager.do_stop()
+        finally:
+            if self._own:
+                import shutil
+
+                shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self):
         return self

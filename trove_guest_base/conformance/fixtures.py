@@ -11,7 +11,7 @@ capability classes) and overrides:
     on its own port. All instances of one class must share backup
     storage, so that one restores another's backup. The fixture stops
     them all at teardown.
-``trove_override`` (required for ``configuration``)
+``trove_override`` (required only when ``configuration`` is declared)
     A dict of *dynamic* configuration overrides the kit applies and
     reads back through the probe.
 ``trove_prepare_kwargs`` (optional)
@@ -144,11 +144,27 @@ class ConformanceBase:
     @pytest.fixture(scope="class")
     @classmethod
     def trove_override(cls):
-        """Abstract for ``configuration``: dynamic overrides to apply."""
-        raise NotImplementedError(
-            "%s declares 'configuration' and must override the "
-            "'trove_override' fixture with a dict of dynamic overrides, "
-            "e.g. {'max_connections': 321}" % cls.__name__)
+        """For ``configuration`` only: dynamic overrides to apply.
+
+        ``None`` here; a plugin declaring ``configuration`` overrides it
+        (:meth:`overrides` says so when it did not). A plugin that does
+        not declare the capability needs no such fixture.
+        """
+        return None
+
+    @classmethod
+    def overrides(cls, trove_override):
+        """Return ``trove_override``, or say what the plugin must give.
+
+        :raises NotImplementedError: the plugin declares
+            ``configuration`` but gave no overrides.
+        """
+        if not trove_override:
+            raise NotImplementedError(
+                "%s declares 'configuration' and must override the "
+                "'trove_override' fixture with a dict of dynamic overrides, "
+                "e.g. {'max_connections': 321}" % cls.__name__)
+        return trove_override
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -40,7 +40,9 @@ Schema 1::
       "strategies": {
         "fake-copy": {"kind": "backup", "status": "pass", "reason": "",
                       "live": false}
-      }
+      },
+      "provenance": {"source": "local", "ci": "", "commit": "",
+                     "voting": false}
     }
 
 ``status`` of a capability is ``fail`` when any of its tests failed (the
@@ -62,6 +64,15 @@ skipped, or no kit test exercises it) and ``live`` (it passed against a
 real server). The key is optional in schema 1: a report without it (an
 older kit's) holds no evidence about any strategy.
 
+``provenance`` says where the run happened (:func:`provenance`):
+``source`` is ``gate`` when the project's CI ran it (``CI=true`` and a
+commit known), ``local`` otherwise; ``ci`` names the CI system, ``commit``
+the commit tested, and ``voting`` is true when the datastore's suites
+vote in that gate (listed in ``TROVE_VOTING_SUITES`` by
+``scripts/test.sh``). ``trove-datastores check`` grants ``stable`` only
+to a live report from a voting gate run. The key is optional in schema
+1: a report without it (an older kit's) counts as a local run.
+
 When the plugin's spawn fixture skips (no server here), every kit test is
 a ``skip`` with that reason, the declared capabilities come from the
 descriptor, and ``live`` is false.
@@ -73,7 +84,7 @@ import os
 import pathlib
 
 __all__ = ["ENV_VAR", "SCHEMA", "STATUSES", "ReportCollector", "load",
-           "validate"]
+           "provenance", "validate"]
 
 SCHEMA = 1
 STATUSES = ("pass", "fail", "skip")
@@ -82,6 +93,17 @@ NOT_DECLARED = "not declared"
 STRATEGY_KINDS = ("backup", "replication")
 NOT_EXERCISED = "no kit test exercised it in this run"
 NO_TESTS = "no conformance tests for this capability yet"
+#: the datastores whose suites vote in the gate (space or comma
+#: separated), set by ``scripts/test.sh`` in CI
+VOTING_VAR = "TROVE_VOTING_SUITES"
+#: the commit a CI run tests, when the CI system's own variable is absent
+COMMIT_VAR = "TROVE_GATE_COMMIT"
+#: CI systems recognised by their own variables: (variable, name, commit
+#: variable)
+_CI_SYSTEMS = (("ZUUL_PROJECT", "zuul", "ZUUL_COMMIT"),
+               ("GITHUB_ACTIONS", "github-actions", "GITHUB_SHA"),
+               ("GITLAB_CI", "gitlab-ci", "CI_COMMIT_SHA"),
+               ("JENKINS_URL", "jenkins", "GIT_COMMIT"))
 
 _REQUIRED = (("schema", int), ("datastore", str),
              ("plugin_distribution", str), ("plugin_version", str),
@@ -126,6 +148,12 @@ def validate(data, path="<report>"):
             raise _fail(path, "strategy %r needs a kind in %s and a status "
                         "in %s" % (name, list(STRATEGY_KINDS),
                                    list(STATUSES)))
+    where = data.get("provenance", {})
+    if not isinstance(where, dict) or where.get("source", "local") not in (
+            "gate", "local") or not isinstance(where.get("voting", False),
+                                               bool):
+        raise _fail(path, "'provenance' must be an object with a source "
+                    "'gate' or 'local' and a boolean 'voting'")
     for name, entry in data["capabilities"].items():
         if not isinstance(entry, dict) or entry.get("status") not in \
                 STATUSES:
@@ -135,6 +163,36 @@ def validate(data, path="<report>"):
             raise _fail(path, "capability %r: 'tests' must be an object"
                         % name)
     return data
+
+
+def provenance(datastore, env=None):
+    """Where a run of ``datastore``'s kit happens, from the environment.
+
+    A run is the project's gate when ``CI`` is true (as CI systems set
+    it) and the commit under test is known (``$TROVE_GATE_COMMIT``, which
+    ``scripts/test.sh`` sets from git, or the CI system's own variable).
+    Its ``voting`` is true when ``datastore`` is listed in
+    ``$TROVE_VOTING_SUITES``.
+
+    :param datastore: the datastore name.
+    :param env: the environment (``os.environ`` by default).
+    :returns: ``{"source", "ci", "commit", "voting"}``.
+    """
+    env = os.environ if env is None else env
+    ci = str(env.get("CI", "")).strip().lower() in ("1", "true", "yes")
+    system, commit = "", env.get(COMMIT_VAR, "").strip()
+    for var, name, commit_var in _CI_SYSTEMS:
+        if env.get(var):
+            system = name
+            commit = commit or env.get(commit_var, "").strip()
+            break
+    if ci and not system:
+        system = env.get("TROVE_CI_NAME", "").strip() or "ci"
+    voting = set(env.get(VOTING_VAR, "").replace(",", " ").split())
+    gate = ci and bool(commit)
+    return {"source": "gate" if gate else "local",
+            "ci": system if ci else "", "commit": commit if ci else "",
+            "voting": bool(gate and datastore in voting)}
 
 
 def load(path):
@@ -286,6 +344,7 @@ class ReportCollector:
         }
         doc["strategies"] = self._strategies(
             run, declared_strategies, capabilities, doc["live"])
+        doc["provenance"] = provenance(datastore)
         doc.update(meta)
         return validate(doc)
 

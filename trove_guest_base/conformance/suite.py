@@ -16,9 +16,9 @@ manager about itself alone. A plugin runs all of them with a few lines::
 
         @pytest.fixture(scope="class")
         @classmethod
-        def trove_spawn(cls, tmp_path_factory):
-            with testing.Spawner("fake", tmp_path_factory.mktemp("fake"),
-                                 testing.FakeProbe) as spawn:
+        def trove_spawn(cls):
+            with testing.Spawner(
+                    "fake", probe_factory=testing.FakeProbe) as spawn:
                 yield spawn
 
         @pytest.fixture(scope="class")
@@ -59,6 +59,7 @@ __all__ = [
 
 PASSWORD = "Conformance-pass-1"  # noqa: S105 (a test account)
 NEW_PASSWORD = "Conformance-pass-2"  # noqa: S105 (a test account)
+BACKUP_USER_PASSWORD = "Conformance-backup-3"  # noqa: S105 (a test account)
 _REJECTED = (exceptions.BadRequest,)
 _REJECTED_OR_ABSENT = (exceptions.BadRequest, exceptions.NotFound)
 
@@ -422,10 +423,21 @@ class BackupTests(ConformanceBase):
                                    trove_strategy)
         before, after = _unique("before"), _unique("after")
         trove_probe.write_marker(before, "kept")
-        db = None
-        if "databases" in trove_manager.capabilities():
+        declared = set(trove_manager.capabilities())
+        db = user = None
+        if "databases" in declared:
             db = _unique("conf_bk_db")
             trove_manager.create_database([models.Database(db)])
+        if "users" in declared:
+            # a user (granted the database when access is declared) must
+            # come back with the data: a restore that loses accounts or
+            # grants is not a restore
+            granted = (db is not None and "access" in declared)
+            user = models.User(
+                _unique("conf_bk_user"), host="%",
+                password=BACKUP_USER_PASSWORD,
+                databases=(models.Database(db),) if granted else ())
+            trove_manager.create_user([user])
         backup_id = _unique("conformance")
         reporter, trove_manager.reporter = (trove_manager.reporter,
                                             helpers.RecordingReporter())
@@ -452,6 +464,14 @@ class BackupTests(ConformanceBase):
         assert target.probe.read_marker(after) is None
         if db is not None:
             assert target.probe.database_exists(db)
+        if user is not None:
+            grant = db if user.databases else None
+            assert target.probe.can_login(
+                user.name, BACKUP_USER_PASSWORD, database=grant,
+                host=user.host), (
+                "user %r%s did not come back with the restore"
+                % (user.name, " with its grant on %r" % grant if grant
+                   else ""))
 
 
 @tests_of("replication")
@@ -493,6 +513,7 @@ class ConfigurationTests(ConformanceBase):
     def test_configuration_apply_dynamic(self, trove_manager, trove_probe,
                                          trove_override):
         """apply_overrides changes the running server."""
+        trove_override = self.overrides(trove_override)
         before = self._values(trove_probe, trove_override)
         try:
             trove_manager.apply_overrides(trove_override)
@@ -505,6 +526,7 @@ class ConfigurationTests(ConformanceBase):
             self, trove_manager, trove_probe, trove_override):
         """update_overrides survives a restart; removing them restores
         the defaults."""
+        trove_override = self.overrides(trove_override)
         before = self._values(trove_probe, trove_override)
         trove_manager.update_overrides(trove_override)
         trove_manager.restart()

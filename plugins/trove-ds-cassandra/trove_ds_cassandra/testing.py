@@ -14,6 +14,7 @@ would, and never calls the manager's operations.
 """
 
 import contextlib
+import getpass
 import os
 import re
 import shutil
@@ -98,6 +99,8 @@ def spawner_options(cassandra):
                 "jmx_port": net.free_port(), "max_heap_size": "512M",
                 "config_file": os.path.join(where, "etc",
                                             "cassandra.yaml"),
+                # the test's own user: its directories are private
+                "service_user": getpass.getuser(),
                 "start_timeout": 300}
     return options
 

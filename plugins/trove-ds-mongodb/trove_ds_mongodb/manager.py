@@ -204,7 +204,9 @@ class Manager(backup_mod.BackupOperations,
                      os.path.dirname(os.path.abspath(
                          self.options.config_file))):
             os.makedirs(path, exist_ok=True)
-        if self.options.runner == "systemd" and os.geteuid() == 0:
+        # under systemd and as a child alike the server runs as the
+        # service user (trove_guest_base.process.make_runner)
+        if os.geteuid() == 0:
             import shutil
 
             for path in (self.data_dir,

@@ -13,6 +13,7 @@ manager's operations.
 """
 
 import contextlib
+import getpass
 import os
 import shutil
 
@@ -75,6 +76,8 @@ def spawner_options(mongod):
                 "port": net.free_port(), "bind_address": "127.0.0.1",
                 "config_file": os.path.join(where, "etc", "mongod.conf"),
                 "log_file": os.path.join(where, "log", "mongod.log"),
+                # the test's own user: its directories are private
+                "service_user": getpass.getuser(),
                 "start_timeout": 60}
     return options
 

@@ -14,6 +14,13 @@ the AOF directory, starts with the AOF off so Redis loads the RDB, then
 turns the AOF on, which makes Redis write a new AOF base from the data
 (the manager does those steps).
 
+Redis keeps its ACL users outside the RDB, so the Trove users (not the
+guest's own accounts) go with the snapshot: their ``ACL LIST`` rules
+(hashed passwords, key patterns) are a second object of the backup,
+``<location>.users``, through the same pipeline (encrypted with the same
+key, checksummed). A restore checks every rule names a valid Trove user
+and appends them to the new server's ACL file before it starts.
+
 Registered as ``redis-rdb`` in ``trove.guestagent.backup_strategies``; the
 reporting, storage, key and checksum checks around it are the shared
 :class:`trove_guest_base.backup.BackupOperations`.
@@ -22,9 +29,13 @@ reporting, storage, key and checksum checks around it are the shared
 import logging
 import os
 import shutil
+import tempfile
 
 from trove_core import exceptions
 from trove_guest_base import backup as pipeline
+
+#: the second object of a backup: the Trove users' ACL rules
+USERS_SUFFIX = ".users"
 
 __all__ = ["RedisRDBBackup"]
 
@@ -79,11 +90,85 @@ class RedisRDBBackup(pipeline.BackupStrategy):
         :raises BackupError: the save or the upload failed; nothing is
             committed then.
         """
+        rules = self._user_rules()
         path = self.snapshot()
-        return pipeline.run_backup(
+        result = pipeline.run_backup(
             pipeline.File(path), storage, location, key=key,
             progress=progress,
-            metadata=self.metadata(aof=self.manager.aof_wanted()))
+            metadata=self.metadata(aof=self.manager.aof_wanted(),
+                                   users=len(rules)))
+        if rules:
+            with self._scratch() as scratch:
+                with open(scratch, "w", encoding="utf-8") as handle:
+                    handle.write("".join(r + "\n" for r in rules))
+                pipeline.run_backup(pipeline.File(scratch), storage,
+                                    location + USERS_SUFFIX, key=key,
+                                    metadata=self.metadata(
+                                        users=len(rules)))
+        return result
+
+    def _user_rules(self):
+        """The ``ACL LIST`` rules of the Trove users (not the guest's,
+        replication's or the superuser's)."""
+        from trove_ds_redis import manager as redis_manager
+
+        own = {redis_manager.ROOT_USER, redis_manager.ADMIN_USER,
+               redis_manager.REPLICATION_USER}
+        rules = []
+        for rule in self.manager.client().execute_command("ACL", "LIST"):
+            rule = rule.decode() if isinstance(rule, bytes) else rule
+            parts = rule.split(" ", 2)
+            if len(parts) > 1 and parts[1] not in own:
+                rules.append(rule)
+        return rules
+
+    def _scratch(self):
+        """A private temporary file in the guest's state directory."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def scratch():
+            os.makedirs(self.manager.state_dir, exist_ok=True)
+            fd, path = tempfile.mkstemp(dir=self.manager.state_dir,
+                                        prefix=".users-")
+            os.close(fd)
+            try:
+                yield path
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return scratch()
+
+    def _restore_users(self, storage, location, key):
+        """Append the backup's Trove users to the ACL file."""
+        from trove_ds_redis import manager as redis_manager
+        from trove_ds_redis import users as acl
+
+        if not storage.exists(location + USERS_SUFFIX):
+            return 0
+        reserved = (redis_manager.ROOT_USER, redis_manager.ADMIN_USER,
+                    redis_manager.REPLICATION_USER)
+        with self._scratch() as scratch:
+            pipeline.run_restore(storage, location + USERS_SUFFIX,
+                                 pipeline.File(scratch), key=key)
+            with open(scratch, encoding="utf-8") as handle:
+                rules = [line.rstrip("\n") for line in handle if line.strip()]
+        for rule in rules:
+            parts = rule.split(" ")
+            if len(parts) < 3 or parts[0] != "user" or "\r" in rule:
+                raise exceptions.BackupError(
+                    backup_id="-", reason="the users of backup %s hold a "
+                    "line that is not an ACL user rule; refusing it"
+                    % location)
+            try:
+                acl.check_user_name(parts[1], reserved=reserved)
+            except exceptions.InvalidIdentifier as exc:
+                raise exceptions.BackupError(
+                    backup_id="-", reason="the users of backup %s: %s"
+                    % (location, exc)) from None
+        with open(self.manager.acl_file, "a", encoding="utf-8") as handle:
+            handle.write("".join(r + "\n" for r in rules))
+        return len(rules)
 
     def restore(self, storage, location, key=None, progress=None):
         """Verify the backup, place it as ``dump.rdb`` and remove the AOF
@@ -106,5 +191,7 @@ class RedisRDBBackup(pipeline.BackupStrategy):
                          user=self.manager.service_owner)
         if os.path.isdir(self.manager.aof_dir):
             shutil.rmtree(self.manager.aof_dir)
-        LOG.info("restored %d bytes from %s", done, location)
+        users = self._restore_users(storage, location, key)
+        LOG.info("restored %d bytes and %d users from %s", done, users,
+                 location)
         return done

@@ -1,5 +1,6 @@
 """Fixtures of the Cassandra plugin's unit tests."""
 
+import getpass
 import os
 
 import pytest
@@ -14,7 +15,7 @@ def _make(directory, **overrides):
         config_file=os.fspath(directory / "etc" / "cassandra.yaml"),
         backup_storage_root=os.fspath(directory.parent / "backups"),
         bind_address="127.0.0.1", port=19042, storage_port=17000,
-        jmx_port=17199)
+        jmx_port=17199, service_user=getpass.getuser())
     values.update(overrides)
     return helpers.make_manager("cassandra", directory, **values)
 

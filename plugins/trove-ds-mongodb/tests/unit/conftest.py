@@ -1,5 +1,6 @@
 """Fixtures of the MongoDB plugin's unit tests."""
 
+import getpass
 import os
 
 import pytest
@@ -17,7 +18,7 @@ def mongo_manager(tmp_path):
         config_file=os.fspath(tmp_path / "etc" / "mongod.conf"),
         log_file=os.fspath(tmp_path / "log" / "mongod.log"),
         backup_storage_root=os.fspath(tmp_path / "backups"),
-        port=27999)
+        port=27999, service_user=getpass.getuser())
 
 
 @pytest.fixture

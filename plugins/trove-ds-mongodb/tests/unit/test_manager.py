@@ -1,6 +1,7 @@
 """Unit tests of the MongoDB manager without a server (mongomock where
 the driver logic is meaningful)."""
 
+import getpass
 import os
 import stat
 
@@ -235,7 +236,8 @@ class TestStartFailure:
             mount_point=os.fspath(tmp_path / "data"),
             config_file=os.fspath(tmp_path / "etc" / "mongod.conf"),
             log_file=os.fspath(tmp_path / "log" / "mongod.log"),
-            port=27999, start_timeout=600)
+            port=27999, start_timeout=600,
+            service_user=getpass.getuser())
         with pytest.raises(exceptions.DatastoreError,
                            match="mongod on port 27999 exited before it "
                            "was ready") as info:
