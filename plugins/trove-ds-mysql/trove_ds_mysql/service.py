@@ -182,8 +182,9 @@ class MySQLServer:
         """Give ``path`` and everything below it to the service user."""
         if os.geteuid() != 0 or self.run_as_root:
             return
-        process.run(["chown", "-R", "%s:" % self.options.service_user,
-                     path], timeout=600)
+        process.run(process.command(
+            "chown", "-R", operands=["%s:" % self.options.service_user,
+                                     path]), timeout=600)
 
     def is_initialized(self):
         """Whether the data directory holds a server's system tables."""
