@@ -182,6 +182,10 @@ class GuestService:
     def start(self):
         """Start the datastore of a prepared guest (queued like any
         mutating operation), then consume and heartbeat."""
+        if hasattr(self.manager, "recover_backups"):
+            # backups a killed guest left BUILDING: report, clean up
+            self.runtime.gate.submit("recover_backups",
+                                     self.manager.recover_backups)
         self.runtime.gate.submit("start_on_boot", self._resume)
         self.server.start()
         LOG.info("trove-guestagent %s (%s) consuming on topic %s, "

@@ -129,7 +129,8 @@ class NodetoolSnapshot(pipeline.BackupStrategy):
                 backup_id=location, reason="snapshot %r has no files under "
                 "%s" % (tag, self.data_dir))
         return pipeline.run_backup(
-            pipeline.Command(self.tar_argv(dirs)), storage, location,
+            pipeline.Command(self.tar_argv(dirs), check=pipeline.expect_head(
+                b"ustar", "a tar archive", offset=257)), storage, location,
             key=key, progress=progress,
             metadata=self.metadata(snapshot=tag, tables=len(dirs)))
 

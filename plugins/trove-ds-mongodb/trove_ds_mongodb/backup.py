@@ -14,9 +14,23 @@ import os
 from trove_guest_base import backup as pipeline
 from trove_guest_base import process
 
-__all__ = ["BackupOperations", "MongoDump"]
+__all__ = ["ARCHIVE_MAGIC", "BackupOperations", "MongoDump",
+           "archive_check"]
 
 LOG = logging.getLogger(__name__)
+
+
+#: mongodump's archive magic number (little-endian 0x8199e26d).
+ARCHIVE_MAGIC = b"\x6d\xe2\x99\x81"
+
+
+def archive_check(head, _tail):
+    """Why mongodump's output is not an archive (or a gzip of one), or
+    ``None``."""
+    if head[:4] == ARCHIVE_MAGIC or head[:2] == b"\x1f\x8b":
+        return None
+    return "it does not start as a mongodump archive; it starts %r" % (
+        head[:40],)
 
 
 class MongoDump(pipeline.BackupStrategy):
@@ -101,7 +115,8 @@ class MongoDump(pipeline.BackupStrategy):
         """
         config_path = self.write_tool_config()
         oplog = bool(self.manager.replica_set_name)
-        source = pipeline.Command(self.backup_argv(config_path, oplog))
+        source = pipeline.Command(self.backup_argv(config_path, oplog),
+                                  check=archive_check)
         LOG.info("backing up mongodb to %s (oplog: %s)", location, oplog)
         return pipeline.run_backup(
             source, storage, location, key=key, progress=progress,

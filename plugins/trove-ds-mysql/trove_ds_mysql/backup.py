@@ -41,6 +41,12 @@ TROVE_TYPES = {"InnoBackupEx": "mariabackup",
                "MariaBackup": "mariabackup", "MySQLDump": "mysqldump"}
 
 
+#: what a complete dump ends with (the tool writes it last).
+DUMP_CHECK = pipeline.expect_tail(b"-- Dump completed", "a complete dump")
+#: what an xbstream archive starts with.
+XBSTREAM_CHECK = pipeline.expect_head(b"XBSTCK01", "an xbstream archive")
+
+
 class MySQLBackupStrategy(pipeline.BackupStrategy):
     """A way to back up and restore the server.
 
@@ -98,7 +104,8 @@ class MySQLDump(MySQLBackupStrategy):
                 "mariabackup strategy")
         databases = [d.name for d in self.manager.admin.list_databases()[0]]
         return pipeline.run_backup(
-            pipeline.Command(self._argv(databases)), storage, location,
+            pipeline.Command(self._argv(databases), check=DUMP_CHECK),
+            storage, location,
             key=key, progress=progress,
             metadata=self.metadata(databases=databases))
 
@@ -131,6 +138,7 @@ class MariaBackup(MySQLBackupStrategy):
     tools = ("backup_binary", "xbstream_binary")
     restore_online = False
     incremental = True
+    sidecars = (".checkpoints",)
 
     @contextlib.contextmanager
     def _scratch(self):
@@ -172,7 +180,8 @@ class MariaBackup(MySQLBackupStrategy):
             argv = process.command(self.server.options.backup_binary,
                                    *options)
             result = pipeline.run_backup(
-                pipeline.Command(argv), storage, location, key=key,
+                pipeline.Command(argv, check=XBSTREAM_CHECK), storage,
+                location, key=key,
                 progress=progress, metadata=metadata)
             try:
                 pipeline.run_backup(

@@ -81,7 +81,8 @@ class RedisRDBBackup(pipeline.BackupStrategy):
         """
         path = self.snapshot()
         return pipeline.run_backup(
-            pipeline.File(path), storage, location, key=key,
+            pipeline.File(path, check=pipeline.expect_head(
+                b"REDIS", "an RDB file")), storage, location, key=key,
             progress=progress,
             metadata=self.metadata(aof=self.manager.aof_wanted()))
 
