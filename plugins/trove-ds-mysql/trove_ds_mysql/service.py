@@ -22,6 +22,8 @@ from trove_guest_base import configfile
 from trove_guest_base import files
 from trove_guest_base import process
 
+from trove_ds_mysql import sql
+
 __all__ = ["MySQLServer", "normalize_key"]
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ def _set(section, key, value):
     for existing in [k for k in section if normalize_key(k) == key]:
         del section[existing]
     section[key] = value
+
+
+#: seconds an admin statement may wait for the server's answer.
+QUERY_TIMEOUT = 300
+#: seconds a status probe may wait.
+PROBE_TIMEOUT = 10
 
 
 class MySQLServer:
@@ -314,6 +322,10 @@ class MySQLServer:
             # checked first: PyMySQL leaks its socket when connect fails
             raise pymysql.err.OperationalError(
                 2002, "nothing accepts connections on %s" % self.socket)
+        # every statement has a bounded wait: a stopped server or a
+        # tenant's lock must not hang the guest
+        kwargs.setdefault("read_timeout", QUERY_TIMEOUT)
+        kwargs.setdefault("write_timeout", QUERY_TIMEOUT)
         return pymysql.connect(unix_socket=self.socket, user=user,
                                password=password or "", autocommit=True,
                                charset="utf8mb4", connect_timeout=5,
@@ -329,9 +341,9 @@ class MySQLServer:
     def _root_connect(self):
         return self.connect("root", "")
 
-    def _admin_connect(self):
+    def _admin_connect(self, **kwargs):
         password = files.read_secret(self._secret_path("admin_password"))
-        conn = self.connect(self.options.admin_user, password)
+        conn = self.connect(self.options.admin_user, password, **kwargs)
         if self._is_mariadb is None:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
@@ -339,15 +351,19 @@ class MySQLServer:
         return conn
 
     @contextlib.contextmanager
-    def admin(self):
+    def admin(self, timeout=None):
         """Yield a cursor of a fresh admin connection.
 
+        :param timeout: seconds a statement may wait for an answer
+            (default :data:`QUERY_TIMEOUT`).
         :raises DatastoreError: the server cannot be reached.
         """
         import pymysql
 
+        extra = {"read_timeout": timeout, "write_timeout": timeout} if (
+            timeout) else {}
         try:
-            conn = self._admin_connect()
+            conn = self._admin_connect(**extra)
         except pymysql.err.MySQLError as exc:
             raise exceptions.DatastoreError(
                 operation="connect", reason="cannot reach the server as "
@@ -389,10 +405,13 @@ class MySQLServer:
             if cur.fetchone()[0]:
                 cur.execute("ALTER USER 'root'@'localhost' "
                             "IDENTIFIED VIA unix_socket")
-            cur.execute("CREATE USER IF NOT EXISTS %s@'localhost' "
-                        "IDENTIFIED BY %s", (admin, admin_password))
-            cur.execute("ALTER USER %s@'localhost' IDENTIFIED BY %s",
-                        (admin, admin_password))
+            cur.execute("SELECT VERSION()")
+            clause, secret = sql.identified(
+                admin_password, "mariadb" in cur.fetchone()[0].lower())
+            cur.execute("CREATE USER IF NOT EXISTS %%s@'localhost' %s"
+                        % clause, (admin, secret))
+            cur.execute("ALTER USER %%s@'localhost' %s" % clause,
+                        (admin, secret))
             cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'localhost' "
                         "WITH GRANT OPTION", (admin,))
             # restoring a logical backup replays root's PROXY grant
