@@ -216,10 +216,11 @@ class GuestService:
     def start(self):
         """Start the datastore of a prepared guest (queued like any
         mutating operation), then consume and heartbeat."""
-        if hasattr(self.manager, "recover_backups"):
-            # backups a killed guest left BUILDING: report, clean up
-            self.runtime.gate.submit("recover_backups",
-                                     self.manager.recover_backups)
+        if hasattr(self.manager, "recover_after_restart"):
+            # what a killed guest left behind (a backup BUILDING, a
+            # private server...) is settled before anything else runs
+            self.runtime.gate.submit("recover_after_restart",
+                                     self.manager.recover_after_restart)
         self.runtime.gate.submit("start_on_boot", self._resume)
         self.server.start()
         LOG.info("trove-guestagent %s (%s) consuming on topic %s, "

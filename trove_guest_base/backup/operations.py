@@ -279,6 +279,15 @@ class BackupOperations:
             _remove(path)
         return settled
 
+    def recover_after_restart(self):
+        """Settle what a killed guest left behind; the runtime calls it
+        once at start, before any other operation. A manager extends it
+        (calling ``super()``) to end its own leftovers.
+
+        :returns: as :meth:`recover_backups`.
+        """
+        return self.recover_backups()
+
     def _settle(self, backup_id, location):
         storage = self.backup_storage()
         try:

@@ -234,6 +234,12 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         """Stop the server."""
         self.server.stop()
 
+    def recover_after_restart(self):
+        """End a maintenance server (no grants) a killed guest left
+        running, then settle interrupted backups."""
+        self.server.end_leftover_maintenance()
+        return super().recover_after_restart()
+
     def probe_status(self):
         """The server's status, from its process and a query."""
         import pymysql

@@ -62,7 +62,7 @@ class MySQLProbe(probe_mod.Probe):
         import pymysql
 
         server = self.manager.server
-        if not server._socket_accepts():
+        if not server._socket_accepts(server.socket):
             raise pymysql.err.OperationalError(2002, "server is down")
         return pymysql.connect(
             unix_socket=server.socket, user=self.manager.options.admin_user,
