@@ -14,6 +14,11 @@ the AOF directory, starts with the AOF off so Redis loads the RDB, then
 turns the AOF on, which makes Redis write a new AOF base from the data
 (the manager does those steps).
 
+The RDB holds no users: the ACL file (hashed passwords only) is stored
+beside the backup as ``<location>.acl``, through the same pipeline (and
+key); a restore brings its tenant users back, keeping the new instance's
+own admin and root accounts.
+
 Registered as ``redis-rdb`` in ``trove.guestagent.backup_strategies``; the
 reporting, storage, key and checksum checks around it are the shared
 :class:`trove_guest_base.backup.BackupOperations`.
@@ -31,6 +36,23 @@ __all__ = ["RedisRDBBackup"]
 LOG = logging.getLogger(__name__)
 
 
+#: accounts of the guest itself: a restore keeps the new instance's own.
+_OWN_USERS = ("default", "os_admin", "os_repl")
+
+
+def merge_acl(own, restored):
+    """The ACL file text of a restored instance: its own accounts from
+    ``own``, every tenant user from ``restored``."""
+    def users(text):
+        return [line for line in text.splitlines()
+                if line.startswith("user ")]
+    kept = [line for line in users(own)
+            if line.split()[1] in _OWN_USERS]
+    tenants = [line for line in users(restored)
+               if line.split()[1] not in _OWN_USERS]
+    return "\n".join(kept + tenants) + "\n"
+
+
 class RedisRDBBackup(pipeline.BackupStrategy):
     """Back up and restore RDB snapshots.
 
@@ -40,6 +62,7 @@ class RedisRDBBackup(pipeline.BackupStrategy):
 
     name = "redis-rdb"
     suffix = ".rdb.gz"
+    sidecars = (".acl",)
 
     def snapshot(self, timeout=None):
         """Run a ``BGSAVE`` and wait until it completed successfully.
@@ -80,11 +103,21 @@ class RedisRDBBackup(pipeline.BackupStrategy):
             committed then.
         """
         path = self.snapshot()
-        return pipeline.run_backup(
+        self.manager._acl_save(self.manager.client())
+        result = pipeline.run_backup(
             pipeline.File(path, check=pipeline.expect_head(
                 b"REDIS", "an RDB file")), storage, location, key=key,
             progress=progress,
             metadata=self.metadata(aof=self.manager.aof_wanted()))
+        try:
+            pipeline.run_backup(
+                pipeline.File(self.manager.acl_file), storage,
+                location + ".acl", key=key, metadata=self.metadata(
+                    of=location))
+        except BaseException:
+            storage.delete(location)
+            raise
+        return result
 
     def restore(self, storage, location, key=None, progress=None):
         """Verify the backup, place it as ``dump.rdb`` and remove the AOF
@@ -102,6 +135,8 @@ class RedisRDBBackup(pipeline.BackupStrategy):
         done = pipeline.run_restore(storage, location,
                                     pipeline.File(self.manager.rdb_path),
                                     key=key, progress=progress)
+        if storage.exists(location + ".acl"):
+            self._restore_users(storage, location + ".acl", key)
         if self.manager.service_owner:
             shutil.chown(self.manager.rdb_path,
                          user=self.manager.service_owner)
@@ -109,3 +144,22 @@ class RedisRDBBackup(pipeline.BackupStrategy):
             shutil.rmtree(self.manager.aof_dir)
         LOG.info("restored %d bytes from %s", done, location)
         return done
+
+    def _restore_users(self, storage, location, key):
+        from trove_guest_base import files
+
+        acl_file = self.manager.acl_file
+        scratch = acl_file + ".restored"
+        pipeline.run_restore(storage, location, pipeline.File(scratch),
+                             key=key)
+        try:
+            with open(scratch, encoding="utf-8") as handle:
+                restored = handle.read()
+            own = ""
+            if os.path.exists(acl_file):
+                with open(acl_file, encoding="utf-8") as handle:
+                    own = handle.read()
+            files.atomic_write(acl_file, merge_acl(own, restored),
+                               mode=0o600, owner=self.manager.service_owner)
+        finally:
+            os.unlink(scratch)
