@@ -45,3 +45,22 @@ class TestTar:
             ["%s/t/snapshots/x" % name, name])
         assert argv[argv.index("--") + 1:] == [
             "%s/t/snapshots/x" % name, name]
+
+
+class TestOutputCheck:
+    """tar's exit 0 is not proof: its output must be a tar archive."""
+
+    def test_help_output_fails_backup(self, cass_manager, tmp_path,
+                                      monkeypatch):
+        """A 'tar' that prints help and exits 0 fails the stream; nothing
+        is stored."""
+        from trove_guest_base import backup as pipeline
+
+        strategy = cass_manager.backup_strategy()
+        monkeypatch.setattr(strategy, "snapshot_dirs", lambda tag: ["x"])
+        monkeypatch.setattr(strategy, "tar_argv", lambda dirs: [
+            "sh", "-c", "echo 'Usage: tar [OPTION...]'"])
+        storage = pipeline.get_storage("file", root=str(tmp_path / "st"))
+        with pytest.raises(exceptions.BackupError, match="tar archive"):
+            strategy.stream("t", storage, "cassandra/b1.tar.gz")
+        assert not storage.exists("cassandra/b1.tar.gz")

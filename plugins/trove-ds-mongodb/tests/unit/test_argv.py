@@ -5,6 +5,7 @@ import pytest
 
 from trove_core import exceptions
 from trove_core import models
+from trove_ds_mongodb import backup as backup_mod
 from trove_ds_mongodb import manager as manager_mod
 
 HOSTILE = ["--help", "--out=x", "--db=admin", "-h", "--archive=x"]
@@ -40,3 +41,32 @@ class TestToolArgv:
         strategy = mock_manager.backup_strategy()
         with pytest.raises(exceptions.BadRequest, match="begin"):
             strategy.backup_argv(strategy.write_tool_config())
+
+
+class TestOutputCheck:
+    """mongodump's exit 0 is not proof: its output must be an archive."""
+
+    @pytest.mark.parametrize("head, ok", [
+        pytest.param(backup_mod.ARCHIVE_MAGIC + b"rest", True,
+                     id="archive"),
+        pytest.param(b"\x1f\x8b\x08rest", True, id="gzip"),
+        pytest.param(b"Usage:\n  mongodump <options>", False, id="help"),
+        pytest.param(b"", False, id="empty"),
+    ])
+    def test_archive_check(self, head, ok):
+        """Help text or nothing is refused before anything is stored."""
+        reason = backup_mod.archive_check(head, head)
+        assert (reason is None) is ok
+
+    def test_help_output_fails_backup(self, mock_manager, tmp_path):
+        """A 'mongodump' that prints help and exits 0 fails the backup;
+        FAILED is reported and nothing is stored."""
+        fake = tmp_path / "mongodump"
+        fake.write_text("#!/bin/sh\necho 'Usage: mongodump'\n")
+        fake.chmod(0o755)
+        mock_manager.conf.set_override("mongodump_binary", str(fake),
+                                       group="mongodb")
+        with pytest.raises(exceptions.BackupError, match="not a backup"):
+            mock_manager.create_backup({"id": "b1"})
+        assert mock_manager.backup_storage().exists(
+            "mongodb/b1.gz") is False
