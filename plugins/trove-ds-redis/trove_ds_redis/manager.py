@@ -481,8 +481,12 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
                 raise exceptions.BadRequest(
                     reason="Redis user %r already exists; change its "
                     "password or access instead" % name)
+        # one MULTI/EXEC: every user is created, or none
+        pipe = client.pipeline(transaction=True)
         for name, rules in plans:
-            client.execute_command("ACL", "SETUSER", name, *rules)
+            pipe.execute_command("ACL", "SETUSER", name, *rules)
+        pipe.execute()
+        for name, _rules in plans:
             LOG.info("created Redis user %r", name)
         self._acl_save(client)
 
