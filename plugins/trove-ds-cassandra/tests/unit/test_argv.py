@@ -64,3 +64,37 @@ class TestOutputCheck:
         with pytest.raises(exceptions.BackupError, match="tar archive"):
             strategy.stream("t", storage, "cassandra/b1.tar.gz")
         assert not storage.exists("cassandra/b1.tar.gz")
+
+
+class TestSharedIntegrity:
+    """Storage namespace, time limits and leftovers for snapshots."""
+
+    @pytest.mark.parametrize("location", [".", "x.meta.json", "x.partial",
+                                          "../x", "a//b"])
+    def test_location_refused(self, cass_manager, location):
+        """A location outside the namespace is refused, FAILED reported."""
+        with pytest.raises(exceptions.BadRequest, match="location"):
+            cass_manager.create_backup({"id": "b1", "location": location})
+        assert cass_manager.reporter.last_backup("b1")["state"] == "FAILED"
+
+    def test_stalled_tar_stopped(self, cass_manager, tmp_path,
+                                 monkeypatch):
+        """A tar that stops producing is stopped, with the reason."""
+        from trove_guest_base import backup as pipeline
+
+        strategy = cass_manager.backup_strategy()
+        monkeypatch.setattr(strategy, "snapshot_dirs", lambda tag: ["x"])
+        monkeypatch.setattr(strategy, "tar_argv",
+                            lambda dirs: ["sleep", "60"])
+        storage = pipeline.get_storage("file", root=str(tmp_path / "st"))
+        with pipeline.time_limits(stall=1):
+            with pytest.raises(exceptions.BackupError,
+                               match="no data for 1 s"):
+                strategy.stream("t", storage, "cassandra/b2.tar.gz")
+
+    def test_interrupted_backup_settled(self, cass_manager):
+        """A backup journaled as running when the guest died is reported
+        FAILED at start."""
+        cass_manager._journal("b3", "cassandra/b3.tar.gz")
+        assert cass_manager.recover_after_restart() == {"b3": "FAILED"}
+        assert cass_manager.reporter.last_backup("b3")["state"] == "FAILED"

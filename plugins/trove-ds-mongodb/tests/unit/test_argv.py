@@ -1,6 +1,8 @@
 """mongodump/mongorestore command lines: no user value can become an
 option."""
 
+import os
+
 import pytest
 
 from trove_core import exceptions
@@ -70,3 +72,40 @@ class TestOutputCheck:
             mock_manager.create_backup({"id": "b1"})
         assert mock_manager.backup_storage().exists(
             "mongodb/b1.gz") is False
+
+
+class TestSharedIntegrity:
+    """Storage namespace, time limits and leftovers for mongodump."""
+
+    @pytest.mark.parametrize("location", [".", "x.meta.json", "x.partial",
+                                          "../x", "a//b"])
+    def test_location_refused(self, mock_manager, location):
+        """A location outside the namespace is refused, FAILED reported."""
+        with pytest.raises(exceptions.BadRequest, match="location"):
+            mock_manager.create_backup({"id": "b1", "location": location})
+        assert mock_manager.reporter.last_backup("b1")["state"] == "FAILED"
+
+    def test_stalled_tool_stopped(self, mock_manager, tmp_path):
+        """A mongodump that stops producing is stopped after
+        backup_stall_timeout; the guest is free again."""
+        fake = tmp_path / "mongodump"
+        fake.write_text("#!/bin/sh\nexec sleep 60\n")
+        fake.chmod(0o755)
+        mock_manager.conf.set_override("mongodump_binary", str(fake),
+                                       group="mongodb")
+        mock_manager.conf.set_override("backup_stall_timeout", 1,
+                                       group="mongodb")
+        with pytest.raises(exceptions.BackupError, match="no data for 1 s"):
+            mock_manager.create_backup({"id": "b2"})
+
+    def test_interrupted_backup_settled(self, mock_manager):
+        """A backup journaled as running when the guest died is reported
+        FAILED at start and its partial removed."""
+        storage = mock_manager.backup_storage()
+        writer = storage.open_writer("mongodb/b3.gz")
+        writer.write(b"half")
+        writer._handle.close()
+        mock_manager._journal("b3", "mongodb/b3.gz")
+        assert mock_manager.recover_after_restart() == {"b3": "FAILED"}
+        assert not os.path.exists(os.path.join(
+            storage.root, "mongodb/b3.gz.partial"))
