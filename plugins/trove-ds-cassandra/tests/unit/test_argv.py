@@ -98,3 +98,20 @@ class TestSharedIntegrity:
         cass_manager._journal("b3", "cassandra/b3.tar.gz")
         assert cass_manager.recover_after_restart() == {"b3": "FAILED"}
         assert cass_manager.reporter.last_backup("b3")["state"] == "FAILED"
+
+
+class TestUnsecuredLeftover:
+    """A server a killed prepare left without authentication is stopped
+    when the next guest starts."""
+
+    def test_stopped_at_start(self, cass_manager, monkeypatch):
+        """recover_after_restart stops it and clears the mark."""
+        mgr = cass_manager
+        stopped = []
+        monkeypatch.setattr(mgr, "do_stop", lambda: stopped.append(1))
+        mgr._save_state(unsecured=True)
+        mgr.recover_after_restart()
+        assert stopped == [1]
+        assert not mgr._state.get("unsecured")
+        mgr.recover_after_restart()
+        assert stopped == [1]

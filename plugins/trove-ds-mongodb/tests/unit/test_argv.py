@@ -109,3 +109,20 @@ class TestSharedIntegrity:
         assert mock_manager.recover_after_restart() == {"b3": "FAILED"}
         assert not os.path.exists(os.path.join(
             storage.root, "mongodb/b3.gz.partial"))
+
+
+class TestUnsecuredLeftover:
+    """A server a killed prepare left without authentication is stopped
+    when the next guest starts."""
+
+    def test_stopped_at_start(self, mock_manager, monkeypatch):
+        """recover_after_restart stops it and clears the mark."""
+        mgr = mock_manager
+        stopped = []
+        monkeypatch.setattr(mgr, "do_stop", lambda: stopped.append(1))
+        mgr._save_state(unsecured=True)
+        mgr.recover_after_restart()
+        assert stopped == [1]
+        assert not mgr._state.get("unsecured")
+        mgr.recover_after_restart()
+        assert stopped == [1]
