@@ -75,15 +75,18 @@ class BoundedLogFilter(logging.Filter):
     """Keeps every log line bounded, whoever logs it.
 
     A message longer than :data:`LOG_LINE_LIMIT` is cut (saying so); an
-    RPC naming a method the guest does not have, which oslo.messaging
+    RPC naming a method the guest does not have, or one the guest refused
+    with a typed error (an unsealed message...), which oslo.messaging
     logs as an ERROR with a traceback, becomes one WARNING line.
     """
 
     def filter(self, record):
         """Rewrite ``record`` in place; never drop it."""
         exc = record.exc_info[1] if record.exc_info else None
-        if exc is not None and type(exc).__name__ in (
-                "NoSuchMethod", "UnsupportedVersion"):
+        if exc is not None and (type(exc).__name__ in (
+                "NoSuchMethod", "UnsupportedVersion") or (
+                record.name.startswith("oslo_messaging")
+                and isinstance(exc, exceptions.TroveError))):
             record.msg = "refused an RPC call: %s: %s"
             record.args = (type(exc).__name__,
                            exceptions.bounded(str(exc)))

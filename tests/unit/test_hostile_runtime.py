@@ -84,6 +84,21 @@ class TestLogFilter:
         assert "Traceback" not in formatted and "\n" not in formatted
 
 
+    def test_typed_refusal_one_line(self):
+        """A typed refusal oslo.messaging logs with a traceback (an
+        unsealed message) becomes one WARNING line too."""
+        try:
+            raise exceptions.PlaintextRefused(reason="unsealed",
+                                              instance_id="x")
+        except exceptions.PlaintextRefused:
+            record = logging.LogRecord(
+                "oslo_messaging.rpc.server", logging.ERROR, __file__, 1,
+                "Exception during message handling", (), sys.exc_info())
+        service.BoundedLogFilter().filter(record)
+        assert record.levelno == logging.WARNING and not record.exc_info
+        assert "PlaintextRefused" in record.getMessage()
+
+
 class TestPayloadShapes:
     """Malformed payloads are BadRequest, never DatastoreError."""
 
