@@ -39,7 +39,7 @@ from trove_guest_base.conformance.fixtures import all_pages
 from trove_guest_base.conformance.fixtures import tests_of
 
 __all__ = ["BackupHostileTests", "BoundedTests", "CASES",
-           "SecretsAtRestTests"]
+           "RootHostileTests", "SecretsAtRestTests"]
 
 #: the test names of the cases (the evidence check requires each).
 CASES = ("test_backup_hostile_round_trip", "test_backup_storage_collisions",
@@ -388,3 +388,25 @@ class SecretsAtRestTests(ConformanceBase):
                 with contextlib.suppress(exceptions.TroveError):
                     trove_manager.guest_log_action(name, False, True,
                                                    False, False)
+
+
+@tests_of("root")
+class RootHostileTests(ConformanceBase):
+    """The superuser's password may look like an option too."""
+
+    @pytest.mark.parametrize("password", [
+        pytest.param("--password=" + uuid.uuid4().hex, id="option-value"),
+        pytest.param("--help", id="option-help"),
+        pytest.param("-e" + uuid.uuid4().hex, id="option-short")])
+    def test_root_option_password(self, trove_manager, trove_probe,
+                                  password):
+        """An option-shaped root password is refused or works exactly."""
+        try:
+            root = trove_manager.enable_root_with_password(password)
+        except _REJECTED:
+            return
+        try:
+            assert trove_probe.can_login(trove_probe.root_user, password,
+                                         host=root.host)
+        finally:
+            trove_manager.disable_root()

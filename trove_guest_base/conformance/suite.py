@@ -52,13 +52,15 @@ from trove_guest_base.conformance.fixtures import all_pages
 from trove_guest_base.conformance.fixtures import tests_of
 from trove_guest_base.conformance.hostile import BackupHostileTests
 from trove_guest_base.conformance.hostile import BoundedTests
+from trove_guest_base.conformance.hostile import RootHostileTests
 from trove_guest_base.conformance.hostile import SecretsAtRestTests
 
 __all__ = [
     "AccessTests", "BackupHostileTests", "BackupTests", "BoundedTests",
     "ConfigurationTests", "DatabasesTests", "DatastoreSuite",
     "GuestLogsTests", "LifecycleTests", "NotDeclaredTests",
-    "ReplicationTests", "RootTests", "SecretsAtRestTests", "UsersTests",
+    "ReplicationTests", "RootHostileTests", "RootTests",
+    "SecretsAtRestTests", "UsersTests",
 ]
 
 PASSWORD = "Conformance-pass-1"  # noqa: S105 (a test account)
@@ -608,5 +610,6 @@ del _name, _test
 class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
                      AccessTests, RootTests, BackupTests, ReplicationTests,
                      ConfigurationTests, GuestLogsTests, NotDeclaredTests,
-                     BackupHostileTests, BoundedTests, SecretsAtRestTests):
+                     BackupHostileTests, BoundedTests, RootHostileTests,
+                     SecretsAtRestTests):
     """Every conformance test; subclass it and provide the fixtures."""
