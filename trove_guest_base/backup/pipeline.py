@@ -32,8 +32,11 @@ CHUNK = 1024 * 1024
 FORMAT = "trove-backup/1"
 #: bytes of the start and the end of a backup kept for its ``check``.
 PEEK = 4096
-#: seconds a tool may go without output when nothing else says.
+#: seconds a backup tool may go without output when nothing else says.
 DEFAULT_STALL = 300
+#: the same for a restore tool, which may work long on one statement
+#: (an index build) before it takes the next bytes.
+RESTORE_STALL = 3600
 
 _LIMITS = contextvars.ContextVar("trove_backup_limits", default=None)
 
@@ -114,10 +117,10 @@ def expect_tail(marker, what):
 class _Watchdog:
     """Kills a tool that stalls or overruns, and says why."""
 
-    def __init__(self, proc, command, what):
+    def __init__(self, proc, command, what, default=DEFAULT_STALL):
         limits = _LIMITS.get() or {}
         self.stall = (command.stall_timeout or limits.get("stall")
-                      or DEFAULT_STALL)
+                      or default)
         self.total = command.timeout or limits.get("total")
         self.proc, self.what = proc, what
         self.reason = None
@@ -481,7 +484,8 @@ def run_restore(storage, location, sink, key=None, progress=None):
         reader = threading.Thread(target=lambda: errors.append(
             proc.stderr.read()), daemon=True)
         reader.start()
-        watchdog = _Watchdog(proc, sink, os.path.basename(sink.argv[0]))
+        watchdog = _Watchdog(proc, sink, os.path.basename(sink.argv[0]),
+                             default=RESTORE_STALL)
         proc._trove_watchdog = watchdog
         try:
             for data in chunks:
