@@ -177,9 +177,13 @@ def _load(ep, cache=None):
             obj, cacheable = cache.load(ep)
     except exceptions.InvalidDescriptor as exc:
         return None, Health.INVALID, exc.reason, False
-    except Exception as exc:  # a plugin's import may raise anything
+    except (Exception, SystemExit) as exc:  # a plugin's import may
+        # raise anything, sys.exit() included; Ctrl-C still stops us
         return None, Health.BROKEN, "importing %s failed: %s: %s" % (
-            ep.value, type(exc).__name__, exc), False
+            ep.value, type(exc).__name__,
+            exceptions.bounded(exc.args[0] if len(exc.args) == 1
+                               else exc.args)
+            if isinstance(exc, SystemExit) else exc), False
     health, reason = _check(ep.name, obj)
     if health is not Health.OK:
         return None, health, reason, False
@@ -394,7 +398,8 @@ def load_manager_class(name, records=None):
         mgr = driver.DriverManager(MANAGERS_GROUP, name,
                                    invoke_on_load=False,
                                    on_load_failure_callback=reraise)
-    except Exception as exc:  # stevedore wraps import errors variously
+    except (Exception, SystemExit) as exc:  # stevedore wraps import
+        # errors variously; a manager module may call sys.exit()
         raise exceptions.PluginLoadError(
             name=name, reason="its manager (%s %r) could not be loaded: "
             "%s: %s" % (MANAGERS_GROUP, name, type(exc).__name__,

@@ -22,6 +22,8 @@ experimental       ``elements``         the package's image elements hold
 experimental       ``report``           a current conformance report
 technical-preview  ``capabilities``     the report passes every declared
                                         capability
+technical-preview  ``hostile``          the report holds every hostile-
+                                        input case of the kit, none failed
 stable             ``live``             the report ran against a real
                                         server
 stable             ``gate``             the report came from the
@@ -82,6 +84,10 @@ REQUIREMENTS = {
     "report": (_E, "a current conformance report exists (test suite)"),
     "capabilities": (_TP, "conformance passes for every declared "
                           "capability"),
+    "hostile": (_TP, "no hostile-input case of the conformance kit fails "
+                     "(option-shaped names, backup integrity, storage "
+                     "collisions, tenant locks, bounded replies, secrets "
+                     "at rest)"),
     "live": (_S, "conformance ran live against a real server"),
     "gate": (_S, "the run was the project's CI gate, where this "
                  "datastore's suite votes"),
@@ -539,6 +545,34 @@ def _check_gate(report, stale):
                    "writes it)")
 
 
+#: the kit's hostile-input cases (``trove_guest_base.conformance.hostile``
+#: ``CASES``; a unit test keeps both lists equal).
+HOSTILE_CASES = ("test_backup_hostile_round_trip",
+                 "test_backup_storage_collisions",
+                 "test_backup_tenant_lock_bounded",
+                 "test_bounded_replies_and_logs",
+                 "test_secrets_not_at_rest")
+
+
+def _check_hostile(report, stale):
+    if report is None or stale:
+        return False, "no current conformance report"
+    results = {}
+    for entry in report.capabilities.values():
+        for test, outcome in (entry.get("tests") or {}).items():
+            results.setdefault(test.split("[")[0], []).append(
+                outcome.get("status"))
+    missing = [case for case in HOSTILE_CASES if case not in results]
+    failed = [case for case in HOSTILE_CASES
+              if "fail" in results.get(case, ())]
+    if missing or failed:
+        return False, "; ".join(filter(None, (
+            "failing: %s" % ", ".join(failed) if failed else "",
+            "not in the report (rerun the kit of this core): %s"
+            % ", ".join(missing) if missing else "")))
+    return True, "none failing: %s" % ", ".join(HOSTILE_CASES)
+
+
 def _reason(report, cap):
     entry = report.capabilities.get(cap) or {}
     return " (%s)" % entry["reason"] if entry.get("reason") else ""
@@ -651,6 +685,7 @@ def evaluate(record, directory=None, load_manager=True, core=None):
     reqs.append(_req("report", report_ok, report_evidence))
     reqs.append(_req("capabilities", *_check_capabilities(
         record, report, stale)))
+    reqs.append(_req("hostile", *_check_hostile(report, stale)))
     if report is None or stale:
         live = False, "no current conformance report"
     elif report.live:

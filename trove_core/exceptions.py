@@ -6,12 +6,40 @@ same class on the caller's side (``allowed_remote_exmods``).
 """
 
 
+#: the longest repr of a user value an error or a log line repeats.
+VALUE_LIMIT = 200
+#: the longest string kept in an error's fields, and the longest message.
+FIELD_LIMIT = 2000
+MESSAGE_LIMIT = 4000
+
+
+def bounded(value, limit=VALUE_LIMIT):
+    """``repr(value)``, cut to ``limit`` characters with the full length
+    said: for user values in errors and log lines (a 10 MB name must not
+    come back whole, nor fill the log disk)."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = "<%s>" % type(value).__name__
+    if len(text) <= limit:
+        return text
+    return "%s... (%d characters)" % (text[:limit], len(text))
+
+
+def _cut(text, limit):
+    if len(text) <= limit:
+        return text
+    return "%s... (%d characters cut)" % (text[:limit], len(text) - limit)
+
+
 class TroveError(Exception):
     """Base of every trove-core error."""
 
     msg_fmt = "an unknown trove-core error occurred"
 
     def __init__(self, message=None, **kwargs):
+        kwargs = {key: _cut(value, FIELD_LIMIT) if isinstance(value, str)
+                  else value for key, value in kwargs.items()}
         self.kwargs = kwargs
         for key, value in kwargs.items():
             setattr(self, key, value)
@@ -19,7 +47,9 @@ class TroveError(Exception):
             try:
                 message = self.msg_fmt % kwargs
             except (KeyError, TypeError, ValueError):
-                message = "%s: %r" % (self.msg_fmt, kwargs)
+                message = "%s: %s" % (self.msg_fmt,
+                                      bounded(kwargs, MESSAGE_LIMIT))
+        message = _cut(str(message), MESSAGE_LIMIT)
         self.message = message
         super().__init__(message)
 

@@ -134,6 +134,11 @@ _GUEST = {
              "with (AES-256-GCM): 32 bytes, or 64 hex digits. Unset: "
              "backups are not encrypted. Restores need the same key."),
         None),
+    "backup_stall_timeout": (lambda d: cfg.IntOpt(
+        "backup_stall_timeout", default=d, min=1,
+        help="Seconds a backup or restore tool may go without moving a "
+             "byte before it is stopped and the backup fails (a lock "
+             "held by another session stalls a dump)."), 300),
     "guest_log_exposed_logs": (lambda d: cfg.ListOpt(
         "guest_log_exposed_logs", default=d,
         help="Datastore logs users may list and publish."), []),

@@ -48,6 +48,10 @@ __all__ = ["ExposedOnly", "FrameworkEndpoint", "GuestAPIEndpoint",
 LOG = logging.getLogger(__name__)
 
 _MAX_REASON = 300
+#: seconds a status probe may take before the datastore is reported
+#: ``blocked`` (a stopped or wedged datastore must not silence the
+#: heartbeat, nor hang ``health``).
+PROBE_TIMEOUT = 20
 
 
 # -- argument checks and conversions ------------------------------------
@@ -134,6 +138,56 @@ _BY_OP = {
 }
 
 
+def _text_fields(op, arg, value, depth=0):
+    """Refuse, anywhere in an argument, text no datastore can store (a
+    lone surrogate) or nesting deeper than any Trove payload."""
+    if depth > 8:
+        raise exceptions.BadRequest(
+            reason="%s: argument %r is nested too deeply" % (op, arg))
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise exceptions.BadRequest(
+                reason="%s: argument %r holds text that is not valid "
+                "Unicode (a lone surrogate); send UTF-8 text" % (op, arg)
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text_fields(op, arg, key, depth + 1)
+            _text_fields(op, arg, item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _text_fields(op, arg, item, depth + 1)
+
+
+#: the fields of dict arguments whose values must be strings (or null).
+_STRING_FIELDS = {
+    "backup_info": ("id", "location", "type", "checksum", "datastore",
+                    "datastore_version"),
+    "user_attrs": ("name", "host", "password", "_name", "_host",
+                   "_password"),
+}
+
+
+def _string_fields(op, arg, value):
+    if arg == "backup_info" and isinstance(value, dict) and value.get(
+            "parent") is not None:
+        if not isinstance(value["parent"], dict):
+            raise exceptions.BadRequest(
+                reason="%s: argument %r: field 'parent' must be a dict of "
+                "'location' and 'checksum'" % (op, arg))
+        _string_fields(op, "backup_info", {
+            k: v for k, v in value["parent"].items()
+            if k in ("location", "checksum")})
+    for field in _STRING_FIELDS.get(arg, ()):
+        item = value.get(field) if isinstance(value, dict) else None
+        if item is not None and not isinstance(item, str):
+            raise exceptions.BadRequest(
+                reason="%s: argument %r: field %r must be a string, got %s"
+                % (op, arg, field, type(item).__name__))
+
+
 def _signature(name):
     spec = caps.OPERATIONS[name]
     info = caps.CAPABILITIES[spec.capability][name].getSignatureInfo()
@@ -162,6 +216,8 @@ def convert_arguments(name, kwargs):
             reason="%s is missing required arguments %s" % (name, missing))
     converted = {}
     for arg, value in kwargs.items():
+        _text_fields(name, arg, value)
+        _string_fields(name, arg, value)
         convert = _BY_OP.get((name, arg)) or _BY_ARG.get(arg)
         converted[arg] = convert(name, arg, value) if convert else value
     return converted
@@ -342,6 +398,44 @@ class GuestRuntime:
         self.progress_board = progress_board
         self.started = time.time()
         self.gate = OperationGate()
+        self.probe_timeout = PROBE_TIMEOUT
+        self._probe_lock = threading.Lock()
+        self._probe = None
+
+    def probe_status(self):
+        """The manager's ``refresh_status()``, bounded in time.
+
+        A probe that has not answered within :attr:`probe_timeout`
+        seconds is left to finish in the background (one at a time) and
+        ``BLOCKED`` is returned, so heartbeats and ``health`` keep
+        reporting a stuck datastore.
+
+        :returns: a :class:`~trove_core.status.ServiceStatus`.
+        """
+        from trove_core.status import ServiceStatus
+
+        with self._probe_lock:
+            probe = self._probe
+            if probe is None or probe["done"].is_set():
+                probe = self._probe = {"done": threading.Event()}
+
+                def run(box=probe):
+                    try:
+                        box["value"] = self.manager.refresh_status()
+                    except BaseException as exc:  # re-raised to the caller
+                        box["error"] = exc
+                    finally:
+                        box["done"].set()
+                threading.Thread(target=run, name="status-probe",
+                                 daemon=True).start()
+        if not probe["done"].wait(self.probe_timeout):
+            LOG.warning("the status probe of %s did not answer within %s "
+                        "s; reporting it %s", self.manager.name,
+                        self.probe_timeout, ServiceStatus.BLOCKED.value)
+            return ServiceStatus.BLOCKED
+        if "error" in probe:
+            raise probe["error"]
+        return probe["value"]
 
     def handle(self, name, kwargs):
         """Run guest operation ``name`` as the RPC layer received it.
@@ -420,7 +514,7 @@ class GuestRuntime:
     def health(self):
         """The datastore's status and the guest's own state."""
         try:
-            status = self.manager.refresh_status().value
+            status = self.probe_status().value
         except Exception as exc:  # report, never fail the health call
             LOG.warning("status probe failed: %s", exc)
             status = "unknown"

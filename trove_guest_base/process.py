@@ -26,11 +26,14 @@ import stat
 import subprocess
 import time
 
+from trove_core.exceptions import BadRequest
+from trove_core.exceptions import bounded
 from trove_guest_base import exceptions
 from trove_guest_base import net
 
-__all__ = ["ChildRunner", "Runner", "SystemdRunner", "hand_over",
-           "log_tail", "make_runner", "redact", "run", "service_user",
+__all__ = ["ChildRunner", "Runner", "SystemdRunner", "command",
+           "hand_over", "log_tail", "make_runner", "option_value", "redact",
+           "run", "service_user",
            "wait_ready"]
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +47,55 @@ def redact(text, secrets=()):
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def command(binary, *options, operands=()):
+    """Build a tool's argv: ``binary``, the guest's own ``options``, then
+    ``--`` and the ``operands`` (user values: database, table, user
+    names...).
+
+    Every user value that reaches a command line goes through this (or
+    :func:`option_value` for a tool without ``--``): a database named
+    ``--result-file=x`` is then an operand, never an option.
+
+    :param binary: the program.
+    :param options: options the guest chose; never a user value.
+    :param operands: user values; each must be a string.
+    :returns: the argv list.
+    :raises BadRequest: an operand is not a string or holds a NUL byte.
+    """
+    argv = [os.fspath(binary)] + [os.fspath(o) for o in options]
+    operands = list(operands)
+    for value in operands:
+        _check_value(value)
+    if operands:
+        argv += ["--", *operands]
+    return argv
+
+
+def option_value(option, value):
+    """``option=value`` for a user ``value`` given to a tool that has no
+    ``--`` (nodetool...): attached to its option, the value cannot be
+    read as another option; a value beginning with ``-`` is refused as
+    well, for tools that would split it.
+
+    :raises BadRequest: the value is not a non-empty string without a
+        leading ``-`` or a NUL byte.
+    """
+    _check_value(value)
+    if not value or value.startswith("-"):
+        raise BadRequest(
+            reason="%s cannot be given %s: a value beginning with '-' (or "
+            "empty) could be read as an option; rename it"
+            % (option, bounded(value)))
+    return "%s=%s" % (option, value)
+
+
+def _check_value(value):
+    if not isinstance(value, str) or "\0" in value:
+        raise BadRequest(
+            reason="a command-line value must be a string without NUL "
+            "bytes, not %s" % bounded(value))
 
 
 def _show(argv, secrets):

@@ -33,8 +33,8 @@ from trove_core import rpc
 from trove_core import secure_rpc
 from trove_guest_base import options
 
-__all__ = ["GuestService", "StartupError", "load_plugin", "main",
-           "parse_config"]
+__all__ = ["BoundedLogFilter", "GuestService", "StartupError",
+           "load_plugin", "main", "parse_config"]
 
 LOG = logging.getLogger(__name__)
 
@@ -67,9 +67,46 @@ def parse_config(argv, conf=None):
     return conf
 
 
+#: the longest log message the guest writes (a user value can be huge).
+LOG_LINE_LIMIT = 4000
+
+
+class BoundedLogFilter(logging.Filter):
+    """Keeps every log line bounded, whoever logs it.
+
+    A message longer than :data:`LOG_LINE_LIMIT` is cut (saying so); an
+    RPC naming a method the guest does not have, or one the guest refused
+    with a typed error (an unsealed message...), which oslo.messaging
+    logs as an ERROR with a traceback, becomes one WARNING line.
+    """
+
+    def filter(self, record):
+        """Rewrite ``record`` in place; never drop it."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and (type(exc).__name__ in (
+                "NoSuchMethod", "UnsupportedVersion") or (
+                record.name.startswith("oslo_messaging")
+                and isinstance(exc, exceptions.TroveError))):
+            record.msg = "refused an RPC call: %s: %s"
+            record.args = (type(exc).__name__,
+                           exceptions.bounded(str(exc)))
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        try:
+            text = record.getMessage()
+        except Exception:  # a bad format string: leave it to logging
+            return True
+        if len(text) > LOG_LINE_LIMIT:
+            record.msg = "%s... (%d characters cut)" % (
+                text[:LOG_LINE_LIMIT], len(text) - LOG_LINE_LIMIT)
+            record.args = ()
+        return True
+
+
 def _setup_logging(conf):
     handler = (logging.FileHandler(conf.log_file) if conf.log_file
                else logging.StreamHandler(sys.stderr))
+    handler.addFilter(BoundedLogFilter())
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
@@ -182,14 +219,19 @@ class GuestService:
     def start(self):
         """Start the datastore of a prepared guest (queued like any
         mutating operation), then consume and heartbeat."""
+        if hasattr(self.manager, "recover_after_restart"):
+            # what a killed guest left behind (a backup BUILDING, a
+            # private server...) is settled before anything else runs
+            self.runtime.gate.submit("recover_after_restart",
+                                     self.manager.recover_after_restart)
         self.runtime.gate.submit("start_on_boot", self._resume)
         self.server.start()
         LOG.info("trove-guestagent %s (%s) consuming on topic %s, "
                  "exchange %s", self.guest_id, self.manager.name,
                  rpc.guest_topic(self.guest_id),
                  self.conf.control_exchange)
-        self.reporter.start(self.manager.refresh_status)
-        self.reporter.heartbeat(self.manager.refresh_status())
+        self.reporter.start(self.runtime.probe_status)
+        self.reporter.heartbeat(self.runtime.probe_status())
 
     def stop(self):
         """Stop consuming, wait for the operation in flight, clean up.

@@ -69,6 +69,38 @@ class TestRefusesToStart:
         assert guest.start().wait(timeout=60) == 2
         assert "refusing to start: secure RPC key" in guest.log()
 
+    def test_secure_rpc_without_cryptography(self, make_guest, tmp_path,
+                                             monkeypatch):
+        """Secure RPC on without the cryptography package is a refusal
+        naming it (exit 2), not a traceback."""
+        from trove_core.security import keys
+
+        # the modules secure RPC needs are missing, as when the
+        # 'cryptography' package is not installed
+        blocker = tmp_path / "block"
+        blocker.mkdir()
+        (blocker / "sitecustomize.py").write_text(
+            "import sys\n"
+            "class _Missing:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.startswith(('cryptography.hazmat.primitives."
+            "kdf.hkdf', 'cryptography.hazmat.primitives.ciphers.aead'"
+            ")):\n"
+            "            raise ImportError('No module named %r' % name)\n"
+            "sys.meta_path.insert(0, _Missing())\n")
+        key = tmp_path / "guest.key"
+        keys.write_key(str(key), keys.generate_key())
+        guest = make_guest()
+        with open(guest.conf_file, "a", encoding="utf-8") as handle:
+            handle.write("[secure_rpc]\nenabled = true\nkey_file = %s\n"
+                         % key)
+        monkeypatch.setenv("PYTHONPATH", str(blocker))
+        code = guest.start().wait(timeout=60)
+        log = guest.log()
+        assert code == 2, log[-3000:]
+        assert "refusing to start" in log and "cryptography" in log
+        assert "Traceback" not in log
+
     def test_default_tiers_refuse_experimental(self, make_guest):
         """Without allowed_tiers set, an experimental plugin is refused."""
         guest = make_guest(default={"allowed_tiers": None}).start()

@@ -5,6 +5,7 @@ test plugin and one broken in each way discovery must survive.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -235,3 +236,30 @@ class TestLoadManager:
         with pytest.raises(exceptions.PluginLoadError,
                            match="trove_test_dependency"):
             discovery.load_manager_class("broken", records)
+
+
+class TestPluginThatExits:
+    """A descriptor module calling sys.exit() at import."""
+
+    def test_cli_lists_the_others(self, tmp_path):
+        """trove-datastores list still lists every plugin, names the one
+        that exited and why, and exits 0."""
+        (tmp_path / "trove_exits_at_import.py").write_text(
+            "import sys\nsys.exit(1)\n")
+        info = tmp_path / "trove_exits_at_import-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: trove-exits-at-import\n"
+            "Version: 1.0\n")
+        (info / "entry_points.txt").write_text(
+            "[trove.datastores]\nexits = trove_exits_at_import:DESCRIPTOR\n")
+        env = dict(os.environ, PYTHONPATH=str(tmp_path),
+                   XDG_CACHE_HOME=str(tmp_path / "cache"))
+        result = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable),
+                          "trove-datastores"), "list"],
+            capture_output=True, text=True, env=env, timeout=120)
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        assert "exits" in out and "SystemExit" in out
+        assert "mysql" in out and "redis" in out

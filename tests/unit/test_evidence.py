@@ -23,9 +23,12 @@ GATE = {"source": "gate", "ci": "zuul", "commit": "0123456789abcdef",
         "voting": True}
 
 
-def make_report(path, caps=None, live=False, gate=False, **overrides):
+def make_report(path, caps=None, live=False, gate=False, hostile="pass",
+                **overrides):
     """Write a schema-1 conformance report for the ``goodtest`` plugin;
-    ``gate`` makes it the report of a voting CI gate run."""
+    ``gate`` makes it the report of a voting CI gate run; ``hostile`` is
+    the status of every hostile-input case (``None``: absent, as in an
+    older kit's report)."""
     caps = caps or {"lifecycle": "pass", "databases": "pass"}
     data = {
         "schema": 1, "datastore": "goodtest",
@@ -40,6 +43,11 @@ def make_report(path, caps=None, live=False, gate=False, **overrides):
     }
     if gate:
         data["provenance"] = dict(GATE)
+    if hostile:
+        data["capabilities"].setdefault("lifecycle", {
+            "status": "pass", "reason": "", "tests": {}})["tests"].update(
+            {"%s[x]" % case: {"status": hostile}
+             for case in evidence.HOSTILE_CASES})
     data.update(overrides)
     path.mkdir(parents=True, exist_ok=True)
     (path / ("%s.json" % data["datastore"])).write_text(json.dumps(data))
@@ -162,6 +170,27 @@ class TestEvaluate:
         ev = evidence.evaluate(record, tmp_path, core=CORE)
         assert ev.verified is verified
         assert ev.supported is (verified is Tier.STABLE)
+
+    @pytest.mark.parametrize("hostile, evidence_text", [
+        pytest.param("fail", "failing: test_backup_hostile_round_trip",
+                     id="failing"),
+        pytest.param(None, "not in the report", id="older-kit"),
+    ])
+    def test_hostile_cases_gate_technical_preview(
+            self, record, tmp_path, hostile, evidence_text):
+        """A failing or absent hostile-input case keeps a plugin below
+        technical-preview, whatever its capabilities."""
+        make_report(tmp_path, live=True, hostile=hostile)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        req = [r for r in ev.requirements if r.id == "hostile"][0]
+        assert not req.passed and evidence_text in req.evidence
+        assert ev.verified is Tier.EXPERIMENTAL
+
+    def test_hostile_cases_match_the_kit(self):
+        """The evidence check names exactly the kit's cases."""
+        from trove_guest_base.conformance import hostile
+
+        assert evidence.HOSTILE_CASES == hostile.CASES
 
     def test_failure_reason_shown(self, record, tmp_path):
         """A failing capability is named with the report's reason."""

@@ -94,9 +94,15 @@ def load_key(path, instance_id):
             instance_id=instance_id,
             reason="key file %r holds %d bytes, expected %d"
                    % (path, len(raw), KEY_BYTES))
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf import hkdf
-
+    try:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf import hkdf
+    except ImportError:
+        # a refusal naming the cause (exit 2), not a traceback
+        raise exceptions.SecureRPCKeyError(
+            instance_id=instance_id,
+            reason="secure RPC needs the 'cryptography' package; run "
+                   "pip install 'trove-core[secure]'") from None
     return hkdf.HKDF(
         algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
         info=b"trove-core secure-rpc v1 instance " + instance_id.encode(),

@@ -70,6 +70,10 @@ class FakeProbe(Probe):
         """Read a marker from the system database."""
         return self._admin(backend.SYSTEM_DATABASE).get(key)
 
+    def datastore_dirs(self):
+        """The fake server's data directory."""
+        return [self.data_dir]
+
     def config_value(self, name):
         """The running value of variable ``name``."""
         return self._admin().variables()[name]

@@ -16,9 +16,9 @@ in :class:`BackupOperations` (:mod:`.operations`), the one
 from trove_core import lazy
 
 __all__ = ["BackupOperations", "BackupResult", "BackupStrategy", "Command",
-           "File", "ReplicationStrategy", "StorageDriver", "get_storage",
-           "load_strategy", "read_key", "run_backup", "run_restore",
-           "verify"]
+           "File", "ReplicationStrategy", "StorageDriver", "expect_head",
+           "expect_tail", "get_storage", "load_strategy", "read_key",
+           "run_backup", "run_restore", "time_limits", "verify"]
 
 _HOMES = {
     "BackupOperations": "trove_guest_base.backup.operations",
@@ -26,6 +26,9 @@ _HOMES = {
     "BackupStrategy": "trove_guest_base.backup.strategy",
     "Command": "trove_guest_base.backup.pipeline",
     "File": "trove_guest_base.backup.pipeline",
+    "expect_head": "trove_guest_base.backup.pipeline",
+    "expect_tail": "trove_guest_base.backup.pipeline",
+    "time_limits": "trove_guest_base.backup.pipeline",
     "ReplicationStrategy": "trove_guest_base.backup.strategy",
     "StorageDriver": "trove_guest_base.backup.storage",
     "get_storage": "trove_guest_base.backup.storage",

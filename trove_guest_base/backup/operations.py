@@ -26,12 +26,15 @@ would put ``create_backup`` on every manager, declared or not; a mixin
 keeps "has the backup operations" and "declares ``IBackup``" together.
 """
 
+import json
 import logging
 import os
 import re
 import stat
+import time
 
 from trove_core import exceptions
+from trove_guest_base.backup import pipeline as pipeline_mod
 from trove_guest_base.backup import storage as storage_mod
 from trove_guest_base.backup import strategy as strategy_mod
 
@@ -86,6 +89,14 @@ def read_key(path, option="backup_encryption_key_file", backup_id="-"):
                      "others must have no access (chmod 600 %s)"
                      % (path, stat.S_IMODE(info.st_mode), path))
     return key
+
+
+def _remove(path):
+    if path:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 class BackupOperations:
@@ -172,6 +183,7 @@ class BackupOperations:
         backup_id = self._check_id(backup_info)
         strategy = None
         self.reporter.backup_update(backup_id, state=BUILDING)
+        journal = None
         try:
             strategy = self.backup_strategy(backup_info.get("type"))
             parent = backup_info.get("parent")
@@ -180,14 +192,20 @@ class BackupOperations:
                     reason="backup strategy %r cannot make incremental "
                     "backups; back up without a parent or name a strategy "
                     "that can in backup_info's 'type'" % strategy.name)
-            location = backup_info.get("location") or strategy.location(
-                backup_id)
-            result = strategy.backup(
-                self.backup_storage(), location, parent=parent,
-                key=self.backup_key(backup_id),
-                progress=lambda done: self.reporter.progress(
-                    "backup", done, None, "bytes read"))
+            location = self._check_location(
+                backup_info.get("location"), strategy) or strategy.location(
+                    backup_id)
+            storage = self.backup_storage()
+            journal = self._journal(backup_id, location)
+            with pipeline_mod.time_limits(stall=getattr(
+                    self.options, "backup_stall_timeout", None)):
+                result = strategy.backup(
+                    storage, location, parent=parent,
+                    key=self.backup_key(backup_id),
+                    progress=lambda done: self.reporter.progress(
+                        "backup", done, None, "bytes read"))
         except Exception as exc:
+            _remove(journal)
             reason = "%s: %s" % (type(exc).__name__, exc)
             LOG.error("backup %s failed: %s", backup_id, reason)
             fields = {"state": FAILED, "reason": reason[:500]}
@@ -198,6 +216,7 @@ class BackupOperations:
                 raise
             raise exceptions.BackupError(backup_id=backup_id,
                                          reason=reason) from exc
+        _remove(journal)
         self.reporter.backup_update(
             backup_id, state=COMPLETED, size=result.size / _GIB,
             checksum=result.checksum, location=result.location,
@@ -205,6 +224,94 @@ class BackupOperations:
         LOG.info("backup %s completed with %s: %d bytes stored in %.1f s",
                  backup_id, strategy.name, result.size, result.seconds)
         return result
+
+    @staticmethod
+    def _check_location(location, strategy):
+        if location is None or location == "":
+            return None
+        storage_mod.check_location(location)
+        for suffix in strategy.sidecars:
+            if location.endswith(suffix):
+                raise exceptions.BadRequest(
+                    reason="backup location %s ends in %r, the name of "
+                    "what strategy %r keeps beside a backup; give another "
+                    "location" % (exceptions.bounded(location), suffix,
+                                  strategy.name))
+        return location
+
+    def _journal_dir(self):
+        return os.path.join(self.state_dir, "backups-running")
+
+    def _journal(self, backup_id, location):
+        """Note a backup in flight, for :meth:`recover_backups`."""
+        from trove_guest_base import files
+
+        path = os.path.join(self._journal_dir(), backup_id + ".json")
+        os.makedirs(self._journal_dir(), mode=0o700, exist_ok=True)
+        files.atomic_write(path, json.dumps(
+            {"id": backup_id, "location": location,
+             "started_at": time.time()}), mode=0o600)
+        return path
+
+    def recover_backups(self):
+        """Settle the backups a killed guest left in flight (run once at
+        start): each is reported ``FAILED`` and its unfinished upload is
+        removed; one that was committed and verifies is reported
+        ``COMPLETED`` instead.
+
+        :returns: ``{backup_id: state}`` of what was settled.
+        """
+        directory = self._journal_dir()
+        if not os.path.isdir(directory):
+            return {}
+        settled = {}
+        for name in sorted(os.listdir(directory)):
+            path = os.path.join(directory, name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    entry = json.load(handle)
+                backup_id, location = entry["id"], entry["location"]
+            except (OSError, ValueError, KeyError, TypeError):
+                LOG.warning("removing unreadable backup journal %s", path)
+                _remove(path)
+                continue
+            settled[backup_id] = self._settle(backup_id, location)
+            _remove(path)
+        return settled
+
+    def recover_after_restart(self):
+        """Settle what a killed guest left behind; the runtime calls it
+        once at start, before any other operation. A manager extends it
+        (calling ``super()``) to end its own leftovers.
+
+        :returns: as :meth:`recover_backups`.
+        """
+        return self.recover_backups()
+
+    def _settle(self, backup_id, location):
+        storage = self.backup_storage()
+        try:
+            meta = pipeline_mod.verify(storage, location)
+        except exceptions.TroveError:
+            meta = None
+        if meta is not None:
+            self.reporter.backup_update(
+                backup_id, state=COMPLETED, size=meta["size"] / _GIB,
+                checksum=meta["checksum"], location=location,
+                backup_type=meta.get("strategy"), success=True)
+            LOG.info("backup %s had completed before the guest stopped",
+                     backup_id)
+            return COMPLETED
+        try:
+            storage.delete(location)
+        except exceptions.TroveError as exc:
+            LOG.warning("could not remove what backup %s left: %s",
+                        backup_id, exc)
+        reason = ("the guest stopped while the backup was running; its "
+                  "unfinished upload was removed; take a new backup")
+        self.reporter.backup_update(backup_id, state=FAILED, reason=reason)
+        LOG.warning("backup %s: %s", backup_id, reason)
+        return FAILED
 
     def pre_create_backup(self):
         """Quiesce writes before a volume snapshot; nothing by default."""

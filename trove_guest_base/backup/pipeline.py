@@ -8,6 +8,8 @@ truncated unnoticed. The SHA-256 of the stored bytes is kept in the
 object's metadata and checked before a restore starts.
 """
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import logging
@@ -21,32 +23,140 @@ import zlib
 from trove_core import exceptions
 from trove_guest_base import process
 
-__all__ = ["BackupResult", "Command", "File", "run_backup", "run_restore"]
+__all__ = ["BackupResult", "Command", "File", "expect_head",
+           "expect_tail", "run_backup", "run_restore", "time_limits"]
 
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 FORMAT = "trove-backup/1"
+#: bytes of the start and the end of a backup kept for its ``check``.
+PEEK = 4096
+#: seconds a backup tool may go without output when nothing else says.
+DEFAULT_STALL = 300
+#: the same for a restore tool, which may work long on one statement
+#: (an index build) before it takes the next bytes.
+RESTORE_STALL = 3600
+
+_LIMITS = contextvars.ContextVar("trove_backup_limits", default=None)
+
+
+@contextlib.contextmanager
+def time_limits(stall=None, total=None):
+    """Bound every tool run by :func:`run_backup` and :func:`run_restore`
+    in this block (a :class:`Command`'s own values take precedence).
+
+    :param stall: seconds a tool may go without producing (or taking)
+        a byte before it is killed: a lock held by another session can
+        stall a dump for as long as the lock lasts.
+    :param total: seconds a tool may run in all.
+    """
+    token = _LIMITS.set({"stall": stall, "total": total})
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
 
 
 @dataclasses.dataclass(frozen=True)
 class Command:
     """A tool run without a shell: its stdout is the backup (as a source)
-    or its stdin receives the restore (as a sink)."""
+    or its stdin receives the restore (as a sink).
+
+    ``check(head, tail)`` (optional) looks at the first and last
+    :data:`PEEK` bytes the tool wrote and returns why they are not the
+    backup that was asked for, or ``None``: a tool's exit 0 is not proof
+    (``--help`` also exits 0).
+    """
 
     argv: list
     env: dict = None
     secrets: tuple = ()
     timeout: float = None
+    stall_timeout: float = None
+    check: object = None
 
 
 @dataclasses.dataclass(frozen=True)
 class File:
     """A local file read as the backup, or written (atomically) by a
-    restore."""
+    restore; ``check`` as for :class:`Command`."""
 
     path: str
     mode: int = 0o600
+    check: object = None
+
+
+def expect_head(magic, what, offset=0):
+    """A ``check`` that wants ``magic`` at ``offset`` of the output.
+
+    :param what: the format, for the error (``"an RDB file"``).
+    """
+    def check(head, _tail):
+        if head[offset:offset + len(magic)] != magic:
+            return "it does not start as %s; it starts %s" % (
+                what, exceptions.bounded(head[:40], 80))
+        return None
+    return check
+
+
+def expect_tail(marker, what):
+    """A ``check`` that wants ``marker`` in the last :data:`PEEK` bytes
+    (a dump's completion line).
+
+    :param what: the format, for the error.
+    """
+    def check(_head, tail):
+        if marker not in tail:
+            return "it does not end as %s; it ends %s" % (
+                what, exceptions.bounded(tail[-80:], 120))
+        return None
+    return check
+
+
+class _Watchdog:
+    """Kills a tool that stalls or overruns, and says why."""
+
+    def __init__(self, proc, command, what, default=DEFAULT_STALL):
+        limits = _LIMITS.get() or {}
+        self.stall = (command.stall_timeout or limits.get("stall")
+                      or default)
+        self.total = command.timeout or limits.get("total")
+        self.proc, self.what = proc, what
+        self.reason = None
+        self.started = self.last = time.monotonic()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        name="backup-watchdog")
+        self._thread.start()
+
+    def tick(self):
+        """Bytes moved: the tool is not stalled."""
+        self.last = time.monotonic()
+
+    def _watch(self):
+        while not self._done.wait(min(1.0, self.stall / 4)):
+            if self.proc.poll() is not None:
+                return
+            now = time.monotonic()
+            if now - self.last > self.stall:
+                self.reason = (
+                    "%s moved no data for %s s and was stopped; a lock "
+                    "held by another session (LOCK TABLES, a long "
+                    "transaction) or a stopped datastore can stall it: "
+                    "release it and retry" % (self.what, self.stall))
+            elif self.total and now - self.started > self.total:
+                self.reason = "%s ran longer than %s s and was stopped" % (
+                    self.what, self.total)
+            if self.reason:
+                LOG.error("%s", self.reason)
+                with contextlib.suppress(OSError):
+                    self.proc.kill()
+                return
+
+    def close(self):
+        """Stop watching."""
+        self._done.set()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +222,11 @@ def run_backup(source, storage, location, key=None, progress=None,
     compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
     digest = hashlib.sha256()
     writer = storage.open_writer(location)
+    committed = False
     stored = raw = 0
     pending = b""
     proc = None
+    head = tail = b""
 
     def emit(data, last=False):
         nonlocal stored, pending
@@ -142,19 +254,29 @@ def run_backup(source, storage, location, key=None, progress=None,
             chunks = _source_chunks(source, chunk)
         for data in chunks:
             raw += len(data)
+            if len(head) < PEEK:
+                head += data[:PEEK - len(head)]
+            tail = (tail + data[-PEEK:])[-PEEK:]
             emit(compressor.compress(data))
             if progress:
                 progress(raw)
         if proc is not None:
             _finish_source(proc, source, location)
+        _check_output(source, location, raw, head, tail)
         emit(compressor.flush(), last=True)
         meta = dict(metadata or {}, format=FORMAT, size=stored,
                     raw_size=raw, checksum="sha256:" + digest.hexdigest(),
                     encrypted=encryptor is not None,
                     created_at=time.time())
         writer.commit(meta)
+        committed = True
+        _check_stored(storage, location, meta)
     except BaseException as exc:
-        writer.abort()
+        if committed:
+            with contextlib.suppress(Exception):
+                storage.delete(location)
+        else:
+            writer.abort()
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -171,6 +293,28 @@ def run_backup(source, storage, location, key=None, progress=None,
     return BackupResult(location, stored, raw, meta["checksum"],
                         encryptor is not None,
                         round(time.monotonic() - started, 3))
+
+
+def _check_output(source, location, raw, head, tail):
+    """Refuse a tool's output that cannot be the backup asked for."""
+    if raw == 0:
+        raise exceptions.BackupError(
+            backup_id=location, reason="the backup tool produced no "
+            "output; nothing was stored")
+    why = source.check(head, tail) if source.check else None
+    if why:
+        raise exceptions.BackupError(
+            backup_id=location, reason="the backup tool's output is not a "
+            "backup (%s); nothing was stored" % why)
+
+
+def _check_stored(storage, location, meta):
+    """Read back what was committed: it must be what was written."""
+    stored = verify(storage, location)
+    if stored.get("checksum") != meta["checksum"]:
+        raise exceptions.BackupError(
+            backup_id=location, reason="storage returned other metadata "
+            "than was committed; the backup was removed")
 
 
 def _spawn_source(source, chunk, location):
@@ -190,14 +334,20 @@ def _spawn_source(source, chunk, location):
         proc.stderr.read()), daemon=True)
     reader.start()
     proc._trove_stderr = (reader, errors, shown)
+    watchdog = _Watchdog(proc, source, os.path.basename(source.argv[0]))
+    proc._trove_watchdog = watchdog
 
     def chunks():
         while data := proc.stdout.read(chunk):
+            watchdog.tick()
             yield data
     return proc, chunks()
 
 
 def _close_pipes(proc):
+    watchdog = getattr(proc, "_trove_watchdog", None)
+    if watchdog is not None:
+        watchdog.close()
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None and not pipe.closed:
             try:
@@ -208,8 +358,11 @@ def _close_pipes(proc):
 
 def _finish_source(proc, source, location):
     reader, errors, shown = proc._trove_stderr
-    code = proc.wait(timeout=source.timeout)
+    code = proc.wait()
     reader.join(timeout=10)
+    if proc._trove_watchdog.reason:
+        raise exceptions.BackupError(backup_id=location,
+                                     reason=proc._trove_watchdog.reason)
     if code != 0:
         err = process.redact(b"".join(errors).decode("utf-8", "replace"),
                              source.secrets).strip()[-1500:]
@@ -331,8 +484,12 @@ def run_restore(storage, location, sink, key=None, progress=None):
         reader = threading.Thread(target=lambda: errors.append(
             proc.stderr.read()), daemon=True)
         reader.start()
+        watchdog = _Watchdog(proc, sink, os.path.basename(sink.argv[0]),
+                             default=RESTORE_STALL)
+        proc._trove_watchdog = watchdog
         try:
             for data in chunks:
+                watchdog.tick()
                 proc.stdin.write(data)
                 done += len(data)
                 if progress:
@@ -345,9 +502,14 @@ def run_restore(storage, location, sink, key=None, progress=None):
             proc.wait()
             _close_pipes(proc)
             raise
-        code = proc.wait(timeout=sink.timeout)
+        # after the last byte the tool may work on: only its total bound
+        watchdog.stall = watchdog.total or 24 * 3600
+        code = proc.wait()
         reader.join(timeout=10)
         _close_pipes(proc)
+        if watchdog.reason:
+            raise exceptions.BackupError(backup_id=location,
+                                         reason=watchdog.reason)
         if code != 0:
             shown = process.redact(" ".join(sink.argv), sink.secrets)
             err = process.redact(b"".join(errors).decode("utf-8", "replace"),

@@ -4,6 +4,13 @@ A driver stores opaque objects by location. Writes go to a temporary
 object that becomes visible under its location only on ``commit``;
 ``abort`` removes it. The core ships the ``file`` driver (a directory on a
 local or mounted filesystem).
+
+The namespace rules hold for every driver, because :func:`get_storage`
+wraps each one in :class:`Namespace`: a location is a relative path of
+plain names (no ``.``, ``..`` or empty part, no NUL); the names a driver
+keeps beside an object (:data:`RESERVED_SUFFIXES`: its metadata, its
+partial upload) cannot be addressed; and a committed object is never
+overwritten.
 """
 
 import abc
@@ -13,9 +20,46 @@ import os
 
 from trove_core import exceptions
 
-__all__ = ["FileStorage", "StorageDriver", "get_storage"]
+__all__ = ["FileStorage", "Namespace", "RESERVED_SUFFIXES",
+           "StorageDriver", "check_location", "get_storage"]
 
 STORAGE_GROUP = "trove.backup.storage"
+
+#: Names a driver keeps beside an object; never a location.
+RESERVED_SUFFIXES = (".meta.json", ".partial")
+_MAX_LOCATION = 1024
+
+
+def check_location(location):
+    """Return ``location`` as a clean relative name, or refuse it.
+
+    ``file://`` and a leading ``/`` are accepted for Trove's absolute
+    locations (a driver may map them under its root).
+
+    :raises BadRequest: not a string, empty, too long, holding a NUL, a
+        ``.``/``..``/empty part, or ending in a reserved suffix.
+    """
+    shown = exceptions.bounded(location)
+    if not isinstance(location, str):
+        raise exceptions.BadRequest(
+            reason="a backup location must be a string, not %s" % shown)
+    name = location
+    if name.startswith("file://"):
+        name = name[len("file://"):]
+    parts = name.lstrip("/").split("/")
+    bad = None
+    if not name or len(name) > _MAX_LOCATION or "\0" in name:
+        bad = "it must be 1 to %d characters without NUL" % _MAX_LOCATION
+    elif any(part in ("", ".", "..") for part in parts):
+        bad = "it must name an object: no '.', '..' or empty part"
+    elif name.endswith(RESERVED_SUFFIXES):
+        bad = ("names ending in %s belong to the storage driver"
+               % " or ".join(repr(s) for s in RESERVED_SUFFIXES))
+    if bad:
+        raise exceptions.BadRequest(
+            reason="backup location %s is not usable: %s; give another "
+            "location, or none for the default" % (shown, bad))
+    return location
 
 
 class StorageDriver(abc.ABC):
@@ -48,6 +92,45 @@ class StorageDriver(abc.ABC):
         """Whether a committed object is at ``location``."""
 
 
+class Namespace(StorageDriver):
+    """The namespace rules around any driver (see the module doc).
+
+    :param driver: the wrapped :class:`StorageDriver`.
+    """
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def __getattr__(self, name):
+        return getattr(self.driver, name)
+
+    def open_writer(self, location):
+        """As the driver's, refusing a committed object's location.
+
+        :raises BackupError: a committed object is already there.
+        """
+        check_location(location)
+        if self.driver.exists(location):
+            raise exceptions.BackupError(
+                backup_id=location, reason="storage already holds a "
+                "committed backup at this location; it is never "
+                "overwritten (give another location, or delete that "
+                "backup first)")
+        return self.driver.open_writer(location)
+
+    def open_reader(self, location):
+        return self.driver.open_reader(check_location(location))
+
+    def metadata(self, location):
+        return self.driver.metadata(check_location(location))
+
+    def delete(self, location):
+        return self.driver.delete(check_location(location))
+
+    def exists(self, location):
+        return self.driver.exists(check_location(location))
+
+
 class _FileWriter:
     def __init__(self, final, meta):
         self.final, self.meta = final, meta
@@ -67,9 +150,20 @@ class _FileWriter:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        os.replace(self.partial, self.final)
-        files.atomic_write(self.meta, json.dumps(metadata, sort_keys=True),
-                           mode=0o600)
+        # link, not rename: it fails where rename would replace a
+        # committed object; a failed metadata write (ENOSPC) takes the
+        # data back out from under the final name
+        os.link(self.partial, self.final)
+        try:
+            files.atomic_write(self.meta, json.dumps(metadata,
+                                                     sort_keys=True),
+                               mode=0o600)
+        except BaseException:
+            for name in (self.final, self.meta):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name)
+            raise
+        os.unlink(self.partial)
 
     def abort(self):
         with contextlib.suppress(Exception):
@@ -94,7 +188,8 @@ class FileStorage(StorageDriver):
         if location.startswith("file://"):
             location = location[len("file://"):]
         path = os.path.abspath(os.path.join(self.root, location))
-        if os.path.commonpath([path, self.root]) != self.root:
+        if (os.path.commonpath([path, self.root]) != self.root
+                or path == self.root):
             raise exceptions.BadRequest(
                 reason="backup location %r is outside the storage root %r"
                 % (location, self.root))
@@ -144,4 +239,4 @@ def get_storage(name, **kwargs):
         raise exceptions.PluginNotFound(
             "no backup storage driver %r could be loaded from %s: %s"
             % (name, STORAGE_GROUP, exc), name=name, installed=[]) from exc
-    return mgr.driver
+    return Namespace(mgr.driver)

@@ -71,6 +71,9 @@ class BackupStrategy(Strategy, abc.ABC):
     incremental = False
     #: the file name suffix of its objects (``.sql.gz``...).
     suffix = ".gz"
+    #: suffixes of the objects it keeps beside a backup
+    #: (``<location>.checkpoints``...); never a requested location.
+    sidecars = ()
 
     def unavailable(self):
         """Why this strategy cannot run on this machine (its tool is not

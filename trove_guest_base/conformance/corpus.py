@@ -10,8 +10,8 @@ the kit checks that the sentinel survives and the canary never appears.
 
 import pytest
 
-__all__ = ["CANARY", "HOSTILE_NAMES", "HOSTILE_PASSWORDS",
-           "SENTINEL_DATABASE", "SENTINEL_USER", "params"]
+__all__ = ["CANARY", "HOSTILE_NAMES", "HOSTILE_PASSWORDS", "LEAK",
+           "OPTION_NAMES", "SENTINEL_DATABASE", "SENTINEL_USER", "params"]
 
 #: a database created before hostile names are tried; it must survive.
 SENTINEL_DATABASE = "trove_sentinel"
@@ -20,7 +20,23 @@ SENTINEL_USER = "trove_sentinel_user"
 #: a file some names try to create through a shell; it must not appear.
 CANARY = "/tmp/trove_conformance_canary"  # noqa: S108 (must be fixed)
 
+#: a file an option-shaped name tries to make a tool write; it must not
+#: appear anywhere.
+LEAK = "trove_conformance_leak"
+
 _DROP = "DROP DATABASE %s" % SENTINEL_DATABASE
+
+#: id -> name shaped like a command-line option: a tool that gets one
+#: as an argument without ``--`` before it obeys it (``--result-file``
+#: writes the dump elsewhere, ``--help`` prints help and exits 0).
+OPTION_NAMES = {
+    "option-help": "--help",
+    "option-where": "--where=0",
+    "option-result-file": "--result-file=%s" % LEAK,
+    "option-short": "-e",
+    "option-single-dash": "-",
+    "option-double-dash": "--",
+}
 
 #: id -> name
 HOSTILE_NAMES = {
@@ -55,6 +71,7 @@ HOSTILE_NAMES = {
     "space-only": " ",
     "leading-space": " %s" % SENTINEL_DATABASE,
     "at-sign": "%s@%%" % SENTINEL_USER,
+    **OPTION_NAMES,
 }
 
 #: passwords are values, not names: each must be rejected or work exactly.
@@ -62,7 +79,8 @@ HOSTILE_PASSWORDS = {
     key: HOSTILE_NAMES[key] for key in (
         "sql-single-quote", "sql-double-quote", "sql-backtick",
         "sql-backslash-quote", "shell-substitution", "shell-backticks",
-        "format-string", "unicode-cyrillic-cjk", "newline", "space-only")}
+        "format-string", "unicode-cyrillic-cjk", "newline", "space-only",
+        "option-help", "option-result-file")}
 
 
 def params(corpus):

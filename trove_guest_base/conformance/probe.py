@@ -19,6 +19,8 @@ root
 backup,             :meth:`Probe.write_marker`, :meth:`Probe.read_marker`
 replication
 configuration       :meth:`Probe.config_value`
+users (secrets)     :meth:`Probe.datastore_dirs`
+backup (locks)      :meth:`Probe.tenant_lock` (optional)
 ==================  ================================================
 
 A method the kit needs and the probe lacks fails the test that needs it,
@@ -29,6 +31,8 @@ import abc
 import dataclasses
 
 __all__ = ["Instance", "Probe"]
+
+_NO_LOCK = None
 
 
 @dataclasses.dataclass
@@ -101,3 +105,17 @@ class Probe(abc.ABC):
         """Return the running value of configuration parameter ``name``
         (as the server reports it; compared as text)."""
         raise self._missing("config_value", "configuration")
+
+    def datastore_dirs(self):
+        """The directories the datastore itself writes (data, logs,
+        binary logs...): the kit scans every file under them for the
+        passwords it used."""
+        raise self._missing("datastore_dirs", "users")
+
+    def tenant_lock(self, user, password, database):
+        """A context manager holding, as the ordinary user ``user``
+        (created by the kit with full access to ``database``), what
+        stalls this datastore's backup (MySQL: ``LOCK TABLES t WRITE``;
+        Redis: a busy script), or ``None`` when a tenant can hold
+        nothing that would."""
+        return _NO_LOCK

@@ -50,11 +50,17 @@ from trove_guest_base.conformance import strategies
 from trove_guest_base.conformance.fixtures import ConformanceBase
 from trove_guest_base.conformance.fixtures import all_pages
 from trove_guest_base.conformance.fixtures import tests_of
+from trove_guest_base.conformance.hostile import BackupHostileTests
+from trove_guest_base.conformance.hostile import BoundedTests
+from trove_guest_base.conformance.hostile import RootHostileTests
+from trove_guest_base.conformance.hostile import SecretsAtRestTests
 
 __all__ = [
-    "AccessTests", "BackupTests", "ConfigurationTests", "DatabasesTests",
-    "DatastoreSuite", "GuestLogsTests", "LifecycleTests",
-    "NotDeclaredTests", "ReplicationTests", "RootTests", "UsersTests",
+    "AccessTests", "BackupHostileTests", "BackupTests", "BoundedTests",
+    "ConfigurationTests", "DatabasesTests", "DatastoreSuite",
+    "GuestLogsTests", "LifecycleTests", "NotDeclaredTests",
+    "ReplicationTests", "RootHostileTests", "RootTests",
+    "SecretsAtRestTests", "UsersTests",
 ]
 
 PASSWORD = "Conformance-pass-1"  # noqa: S105 (a test account)
@@ -625,5 +631,7 @@ del _name, _test
 
 class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
                      AccessTests, RootTests, BackupTests, ReplicationTests,
-                     ConfigurationTests, GuestLogsTests, NotDeclaredTests):
+                     ConfigurationTests, GuestLogsTests, NotDeclaredTests,
+                     BackupHostileTests, BoundedTests, RootHostileTests,
+                     SecretsAtRestTests):
     """Every conformance test; subclass it and provide the fixtures."""

@@ -29,6 +29,8 @@ LOG = logging.getLogger(__name__)
 
 #: Keyspaces that belong to one node and are never backed up.
 NODE_LOCAL_KEYSPACES = ("system",)
+#: The nodetool options the guest itself passes (see ``nodetool_argv``).
+NODETOOL_FLAGS = ("-t",)
 # Files of a snapshot that are not SSTable components.
 _SNAPSHOT_EXTRAS = ("manifest.json", "schema.cql")
 
@@ -69,9 +71,20 @@ class NodetoolSnapshot(pipeline.BackupStrategy):
         return self.manager.data_dir
 
     def nodetool_argv(self, *args):
-        """A nodetool command line against the local node."""
-        return [self.options.nodetool_binary, "-h", "127.0.0.1", "-p",
-                str(self.options.jmx_port), *args]
+        """A nodetool command line against the local node.
+
+        nodetool has no ``--``: the only options allowed in ``args`` are
+        :data:`NODETOOL_FLAGS`; any other argument beginning with ``-``
+        (a value that would be read as an option) is refused.
+
+        :raises BadRequest: an argument would be read as an option.
+        """
+        for arg in args:
+            if arg not in NODETOOL_FLAGS:
+                process.option_value("nodetool argument", str(arg))
+        return process.command(self.options.nodetool_binary, "-h",
+                               "127.0.0.1", "-p", str(self.options.jmx_port),
+                               *args)
 
     def nodetool(self, *args, check=True, timeout=600):
         """Run nodetool with ``args``; return its standard output."""
@@ -95,14 +108,15 @@ class NodetoolSnapshot(pipeline.BackupStrategy):
 
     def tar_argv(self, relative_dirs):
         """The tar command line that writes ``relative_dirs`` to stdout."""
-        return ["tar", "-C", self.data_dir, "-cf", "-", "--",
-                *relative_dirs]
+        return process.command("tar", "-C", self.data_dir, "-cf", "-",
+                               operands=relative_dirs)
 
     def untar_argv(self):
         """The tar command line that unpacks stdin into the data
         directory (member names cannot leave it: GNU tar drops leading
         ``/`` and ``..``)."""
-        return ["tar", "-C", self.data_dir, "--no-same-owner", "-xf", "-"]
+        return process.command("tar", "-C", self.data_dir,
+                               "--no-same-owner", "-xf", "-")
 
     def stream(self, tag, storage, location, key=None, progress=None):
         """Stream the existing snapshot ``tag`` into ``storage``.
@@ -115,7 +129,8 @@ class NodetoolSnapshot(pipeline.BackupStrategy):
                 backup_id=location, reason="snapshot %r has no files under "
                 "%s" % (tag, self.data_dir))
         return pipeline.run_backup(
-            pipeline.Command(self.tar_argv(dirs)), storage, location,
+            pipeline.Command(self.tar_argv(dirs), check=pipeline.expect_head(
+                b"ustar", "a tar archive", offset=257)), storage, location,
             key=key, progress=progress,
             metadata=self.metadata(snapshot=tag, tables=len(dirs)))
 
@@ -190,9 +205,9 @@ class BackupOperations(pipeline.BackupOperations):
         to the service user (``runner = systemd`` as root)."""
         done = super().restore_backup(backup_info, strategy, location)
         if self.options.runner == "systemd" and os.geteuid() == 0:
-            process.run(["chown", "-R", "--", "%s:%s" % (
-                self.options.service_user, self.options.service_user),
-                self.data_dir])
+            process.run(process.command("chown", "-R", operands=[
+                "%s:%s" % (self.options.service_user,
+                           self.options.service_user), self.data_dir]))
         return done
 
     def pre_create_backup(self):

@@ -317,9 +317,13 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
             self.restore_backup(request.backup_info)
             self._reset_admin()
         self._write_rendered()
+        if not request.backup_info:
+            # a guest killed before _secure leaves the default superuser
+            self._save_state(unsecured=True)
         self.do_start()
         if not request.backup_info:
             self._secure()
+            self._save_state(unsecured=False)
 
     # -- sessions ----------------------------------------------------------
 
@@ -393,6 +397,9 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
         salted = bcrypt.hashpw(password.encode(),
                                bcrypt.gensalt(10, prefix=b"2a")).decode()
         self._write_rendered(restore=True)
+        # a guest killed in this phase leaves a node without
+        # authentication, which its successor must stop
+        self._save_state(unsecured=True)
         try:
             self.do_start()
 
@@ -409,9 +416,22 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
             # never leave the unauthenticated node running
             with contextlib.suppress(Exception):
                 self.do_stop()
+                self._save_state(unsecured=False)
             raise
         self.do_stop()
+        self._save_state(unsecured=False)
         self.store_secret(_ADMIN_SECRET, password)
+
+    def recover_after_restart(self):
+        """Stop a node a killed guest left in an unsecured phase of
+        prepare (no authentication, or the default superuser), then
+        settle interrupted backups."""
+        if self._state.get("unsecured"):
+            LOG.warning("a Cassandra node left unsecured by a killed "
+                        "prepare is running; stopping it")
+            self.do_stop()
+            self._save_state(unsecured=False)
+        return super().recover_after_restart()
 
     def _nodetool(self, *args):
         return backup_mod.NodetoolSnapshot(self).nodetool(*args)

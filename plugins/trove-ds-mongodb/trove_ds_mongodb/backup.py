@@ -12,10 +12,25 @@ import logging
 import os
 
 from trove_guest_base import backup as pipeline
+from trove_guest_base import process
 
-__all__ = ["BackupOperations", "MongoDump"]
+__all__ = ["ARCHIVE_MAGIC", "BackupOperations", "MongoDump",
+           "archive_check"]
 
 LOG = logging.getLogger(__name__)
+
+
+#: mongodump's archive magic number (little-endian 0x8199e26d).
+ARCHIVE_MAGIC = b"\x6d\xe2\x99\x81"
+
+
+def archive_check(head, _tail):
+    """Why mongodump's output is not an archive (or a gzip of one), or
+    ``None``."""
+    if head[:4] == ARCHIVE_MAGIC or head[:2] == b"\x1f\x8b":
+        return None
+    return "it does not start as a mongodump archive; it starts %r" % (
+        head[:40],)
 
 
 class MongoDump(pipeline.BackupStrategy):
@@ -45,16 +60,17 @@ class MongoDump(pipeline.BackupStrategy):
         """Dumps live under ``mongodb/`` in storage."""
         return "mongodb/%s.gz" % backup_id
 
-    def _common_argv(self, binary, config_path):
-        argv = [binary, "--host=127.0.0.1",
-                "--port=%d" % self.options.port,
-                "--archive", "--gzip"]
+    def _common_argv(self, binary, config_path, *extra):
+        # every value is attached to its option (--name=value), and the
+        # tools take no operands: nothing can be read as another option
+        options = ["--host=127.0.0.1", "--port=%d" % self.options.port,
+                   "--archive", "--gzip"]
         if config_path:
             user, _ = self.manager.admin_credentials()
-            argv += ["--username=%s" % user,
-                     "--authenticationDatabase=admin",
-                     "--config=%s" % config_path]
-        return argv
+            options += [process.option_value("--username", user),
+                        "--authenticationDatabase=admin",
+                        "--config=%s" % config_path]
+        return process.command(binary, *options, *extra)
 
     def backup_argv(self, config_path, oplog=False):
         """The mongodump command line (no secret in it).
@@ -62,10 +78,8 @@ class MongoDump(pipeline.BackupStrategy):
         :param config_path: the 0600 file holding the admin password.
         :param oplog: take a consistent dump of a replica set member.
         """
-        argv = self._common_argv(self.options.mongodump_binary, config_path)
-        if oplog:
-            argv.append("--oplog")
-        return argv
+        return self._common_argv(self.options.mongodump_binary,
+                                 config_path, *(["--oplog"] if oplog else []))
 
     def restore_argv(self, config_path=None, oplog=False):
         """The mongorestore command line (no secret in it).
@@ -75,11 +89,9 @@ class MongoDump(pipeline.BackupStrategy):
             bootstrap phase of ``prepare``).
         :param oplog: replay the oplog a consistent dump carries.
         """
-        argv = self._common_argv(self.options.mongorestore_binary,
-                                 config_path)
-        if oplog:
-            argv.append("--oplogReplay")
-        return argv
+        return self._common_argv(self.options.mongorestore_binary,
+                                 config_path,
+                                 *(["--oplogReplay"] if oplog else []))
 
     def write_tool_config(self):
         """Write the tools' ``--config`` file (0600) and return its path."""
@@ -103,7 +115,8 @@ class MongoDump(pipeline.BackupStrategy):
         """
         config_path = self.write_tool_config()
         oplog = bool(self.manager.replica_set_name)
-        source = pipeline.Command(self.backup_argv(config_path, oplog))
+        source = pipeline.Command(self.backup_argv(config_path, oplog),
+                                  check=archive_check)
         LOG.info("backing up mongodb to %s (oplog: %s)", location, oplog)
         return pipeline.run_backup(
             source, storage, location, key=key, progress=progress,

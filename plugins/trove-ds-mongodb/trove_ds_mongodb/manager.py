@@ -225,6 +225,9 @@ class Manager(backup_mod.BackupOperations,
         overrides = config_mod.validate_overrides(request.overrides or {})
         self._save_state(overrides=overrides)
         self._write_rendered(bootstrap=True)
+        # noted first: a guest killed in this phase leaves a server
+        # without authorization, which its successor must stop
+        self._save_state(unsecured=True)
         self.do_start()
         try:
             if request.backup_info:
@@ -242,10 +245,22 @@ class Manager(backup_mod.BackupOperations,
             # never leave the unauthenticated bootstrap server running
             with contextlib.suppress(Exception):
                 self.do_stop()
+                self._save_state(unsecured=False)
             raise
         self._restart_with_config()
+        self._save_state(unsecured=False)
         if request.snapshot:
             self.attach_replica(request.snapshot, None)
+
+    def recover_after_restart(self):
+        """Stop a mongod a killed guest left in prepare's bootstrap phase
+        (no authorization), then settle interrupted backups."""
+        if self._state.get("unsecured"):
+            LOG.warning("a mongod without authorization was left by a "
+                        "killed prepare; stopping it")
+            self.do_stop()
+            self._save_state(unsecured=False)
+        return super().recover_after_restart()
 
     # -- clients -----------------------------------------------------------
 

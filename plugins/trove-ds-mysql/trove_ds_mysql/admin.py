@@ -94,7 +94,7 @@ class MySQLAdmin:
         are kept); all are validated before any is created."""
         with self.server.admin() as cur:
             for database in databases:
-                self._db(database.name)
+                sql.check_grantable(self._db(database.name))
                 self._check_charset(cur, database)
             for database in databases:
                 stmt = "CREATE DATABASE IF NOT EXISTS %s" % sql.literal(
@@ -144,16 +144,30 @@ class MySQLAdmin:
                     raise exceptions.BadRequest(
                         reason="user %r has no password" % user.key)
                 for database in user.databases:
-                    self._db(database.name)
+                    sql.check_grantable(self._db(database.name))
                 if self._exists(cur, user.name, user.host):
                     raise exceptions.BadRequest(
                         reason="user %r already exists" % user.key)
-            for user in users:
-                cur.execute("CREATE USER %s@%s IDENTIFIED BY %s",
-                            (user.name, user.host, user.password))
-                for database in user.databases:
-                    self._grant(cur, user.name, user.host, database.name)
-                LOG.info("created user %s@%s", user.name, user.host)
+            created = []
+            try:
+                for user in users:
+                    clause, secret = self._identified(user.password)
+                    cur.execute("CREATE USER %%s@%%s %s" % clause,
+                                (user.name, user.host, secret))
+                    created.append(user)
+                    for database in user.databases:
+                        self._grant(cur, user.name, user.host,
+                                    database.name)
+                    LOG.info("created user %s@%s", user.name, user.host)
+            except BaseException:
+                # all or nothing: no user stays without its grants
+                for user in created:
+                    cur.execute("DROP USER IF EXISTS %s@%s",
+                                (user.name, user.host))
+                raise
+
+    def _identified(self, password):
+        return sql.identified(password, self.server.is_mariadb)
 
     def _grant(self, cur, name, host, database):
         cur.execute("GRANT ALL PRIVILEGES ON %s.* TO %%s@%%s"
@@ -215,8 +229,9 @@ class MySQLAdmin:
                         reason="user %r has no new password" % user.key)
                 self._require(cur, user.name, user.host)
             for user in users:
-                cur.execute("ALTER USER %s@%s IDENTIFIED BY %s",
-                            (user.name, user.host, user.password))
+                clause, secret = self._identified(user.password)
+                cur.execute("ALTER USER %%s@%%s %s" % clause,
+                            (user.name, user.host, secret))
 
     def update_attributes(self, username, hostname, user_attrs):
         """Rename a user, move it to another host, set its password.
@@ -254,8 +269,9 @@ class MySQLAdmin:
                             (username, hostname, new_name, new_host))
             if password:
                 try:
-                    cur.execute("ALTER USER %s@%s IDENTIFIED BY %s",
-                                (new_name, new_host, password))
+                    clause, secret = self._identified(password)
+                    cur.execute("ALTER USER %%s@%%s %s" % clause,
+                                (new_name, new_host, secret))
                 except Exception:
                     if moved:
                         cur.execute("RENAME USER %s@%s TO %s@%s",
@@ -280,7 +296,7 @@ class MySQLAdmin:
         names = [d.name if isinstance(d, models.Database) else d
                  for d in databases]
         for name in names:
-            self._db(name)
+            sql.check_grantable(self._db(name))
         with self.server.admin() as cur:
             self._require(cur, username, hostname)
             for name in names:
@@ -310,10 +326,11 @@ class MySQLAdmin:
         :returns: the root :class:`~trove_core.models.User`.
         """
         with self.server.admin() as cur:
-            cur.execute("CREATE USER IF NOT EXISTS 'root'@%s "
-                        "IDENTIFIED BY %s", (ROOT_HOST, password))
-            cur.execute("ALTER USER 'root'@%s IDENTIFIED BY %s",
-                        (ROOT_HOST, password))
+            clause, secret = self._identified(password)
+            cur.execute("CREATE USER IF NOT EXISTS 'root'@%%s %s" % clause,
+                        (ROOT_HOST, secret))
+            cur.execute("ALTER USER 'root'@%%s %s" % clause,
+                        (ROOT_HOST, secret))
             cur.execute("GRANT ALL PRIVILEGES ON *.* TO 'root'@%s "
                         "WITH GRANT OPTION", (ROOT_HOST,))
         LOG.info("enabled root@%s", ROOT_HOST)

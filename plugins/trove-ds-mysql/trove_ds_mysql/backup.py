@@ -41,6 +41,12 @@ TROVE_TYPES = {"InnoBackupEx": "mariabackup",
                "MariaBackup": "mariabackup", "MySQLDump": "mysqldump"}
 
 
+#: what a complete dump ends with (the tool writes it last).
+DUMP_CHECK = pipeline.expect_tail(b"-- Dump completed", "a complete dump")
+#: what an xbstream archive starts with.
+XBSTREAM_CHECK = pipeline.expect_head(b"XBSTCK01", "an xbstream archive")
+
+
 class MySQLBackupStrategy(pipeline.BackupStrategy):
     """A way to back up and restore the server.
 
@@ -78,14 +84,17 @@ class MySQLDump(MySQLBackupStrategy):
     tools = ("dump_binary", "client_binary")
 
     def _argv(self, databases):
-        argv = [self.server.options.dump_binary,
-                "--defaults-file=%s" % self.manager.tool_config(),
-                "--single-transaction", "--quick", "--routines",
-                "--events", "--triggers", "--hex-blob",
-                "--system=users", "--insert-ignore"]
+        """The dump command line; database names are operands after
+        ``--`` (a database named ``--result-file=x`` is dumped, not
+        obeyed)."""
+        options = ["--defaults-file=%s" % self.manager.tool_config(),
+                   "--single-transaction", "--quick", "--routines",
+                   "--events", "--triggers", "--hex-blob",
+                   "--system=users", "--insert-ignore"]
         if databases:
-            argv += ["--databases", *databases]
-        return argv
+            options.append("--databases")
+        return process.command(self.server.options.dump_binary, *options,
+                               operands=databases)
 
     def backup(self, storage, location, parent=None, key=None,
                progress=None):
@@ -95,16 +104,17 @@ class MySQLDump(MySQLBackupStrategy):
                 "mariabackup strategy")
         databases = [d.name for d in self.manager.admin.list_databases()[0]]
         return pipeline.run_backup(
-            pipeline.Command(self._argv(databases)), storage, location,
+            pipeline.Command(self._argv(databases), check=DUMP_CHECK),
+            storage, location,
             key=key, progress=progress,
             metadata=self.metadata(databases=databases))
 
     def restore(self, storage, location, key=None, progress=None):
         """Feed the dump to the running server, then reset the admin
         account (the dump's grants carry the source's password hash)."""
-        sink = pipeline.Command([self.server.options.client_binary,
-                                 "--defaults-file=%s"
-                                 % self.manager.tool_config()])
+        sink = pipeline.Command(process.command(
+            self.server.options.client_binary,
+            "--defaults-file=%s" % self.manager.tool_config()))
         pipeline.run_restore(storage, location, sink, key=key,
                              progress=progress)
         self.manager.reset_admin()
@@ -128,6 +138,7 @@ class MariaBackup(MySQLBackupStrategy):
     tools = ("backup_binary", "xbstream_binary")
     restore_online = False
     incremental = True
+    sidecars = (".checkpoints",)
 
     @contextlib.contextmanager
     def _scratch(self):
@@ -149,21 +160,28 @@ class MariaBackup(MySQLBackupStrategy):
                progress=None):
         with self._scratch() as scratch:
             lsn_dir = os.path.join(scratch, "lsn")
-            argv = [self.server.options.backup_binary,
-                    "--defaults-file=%s"
-                    % self.manager.tool_config(with_server=True),
-                    "--backup", "--stream=xbstream",
-                    "--target-dir=%s" % os.path.join(scratch, "target"),
-                    "--extra-lsndir=%s" % lsn_dir]
+            options = ["--defaults-file=%s"
+                       % self.manager.tool_config(with_server=True),
+                       "--backup", "--stream=xbstream",
+                       "--target-dir=%s" % os.path.join(scratch, "target"),
+                       "--extra-lsndir=%s" % lsn_dir]
             metadata = self.metadata(incremental=False)
             if parent:
                 lsn = self._parent_lsn(storage, parent, scratch)
-                argv.append("--incremental-lsn=%s" % lsn)
+                if not lsn.isdigit():
+                    raise exceptions.BackupError(
+                        backup_id=location, reason="the parent's "
+                        "checkpoints hold no LSN (to_lsn=%s); back up "
+                        "without a parent" % exceptions.bounded(lsn))
+                options.append("--incremental-lsn=%s" % lsn)
                 metadata.update(incremental=True,
                                 parent_location=parent["location"],
                                 parent_checksum=parent.get("checksum"))
+            argv = process.command(self.server.options.backup_binary,
+                                   *options)
             result = pipeline.run_backup(
-                pipeline.Command(argv), storage, location, key=key,
+                pipeline.Command(argv, check=XBSTREAM_CHECK), storage,
+                location, key=key,
                 progress=progress, metadata=metadata)
             try:
                 pipeline.run_backup(
@@ -206,22 +224,24 @@ class MariaBackup(MySQLBackupStrategy):
                 target = os.path.join(scratch, "part%03d" % index)
                 os.makedirs(target)
                 pipeline.run_restore(
-                    storage, link, pipeline.Command(
-                        [self.server.options.xbstream_binary, "-x", "-C",
-                         target]), key=key, progress=progress)
+                    storage, link, pipeline.Command(process.command(
+                        self.server.options.xbstream_binary, "-x",
+                        "--directory=%s" % target)), key=key,
+                    progress=progress)
                 dirs.append(target)
             timeout = 24 * 3600
-            process.run([binary, "--prepare", "--target-dir=%s" % dirs[0]],
-                        timeout=timeout)
+            process.run(process.command(
+                binary, "--prepare", "--target-dir=%s" % dirs[0]),
+                timeout=timeout)
             for inc in dirs[1:]:
-                process.run([binary, "--prepare",
-                             "--target-dir=%s" % dirs[0],
-                             "--incremental-dir=%s" % inc], timeout=timeout)
+                process.run(process.command(
+                    binary, "--prepare", "--target-dir=%s" % dirs[0],
+                    "--incremental-dir=%s" % inc), timeout=timeout)
             facts = self._binlog_info(dirs[-1])
             os.makedirs(data_dir, exist_ok=True)
-            process.run([binary, "--move-back",
-                         "--target-dir=%s" % dirs[0],
-                         "--datadir=%s" % data_dir], timeout=timeout)
+            process.run(process.command(
+                binary, "--move-back", "--target-dir=%s" % dirs[0],
+                "--datadir=%s" % data_dir), timeout=timeout)
         self.server.chown_tree(data_dir)
         LOG.info("restored %d physical backup(s) into %s", len(chain),
                  data_dir)

@@ -234,15 +234,26 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         """Stop the server."""
         self.server.stop()
 
+    def recover_after_restart(self):
+        """End a maintenance server (no grants) a killed guest left
+        running, then settle interrupted backups."""
+        self.server.end_leftover_maintenance()
+        return super().recover_after_restart()
+
     def probe_status(self):
         """The server's status, from its process and a query."""
+        import pymysql
+
         runner = self.server.runner
         if runner.is_running():
             try:
-                with self.server.admin() as cur:
+                with self.server.admin(
+                        timeout=service.PROBE_TIMEOUT) as cur:
                     cur.execute("SELECT 1")
             except exceptions.DatastoreError:
                 return ServiceStatus.RUNNING
+            except pymysql.err.MySQLError:
+                return ServiceStatus.BLOCKED
             if self.recall("restart_required"):
                 return ServiceStatus.RESTART_REQUIRED
             return ServiceStatus.HEALTHY

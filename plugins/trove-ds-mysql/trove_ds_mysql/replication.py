@@ -19,6 +19,8 @@ import time
 from trove_core import exceptions
 from trove_guest_base import backup
 
+from trove_ds_mysql import sql
+
 __all__ = ["MySQLGTIDReplication"]
 
 LOG = logging.getLogger(__name__)
@@ -55,10 +57,12 @@ class MySQLGTIDReplication(backup.ReplicationStrategy):
             password = self.manager.generate_password()
             self.manager.store_secret(REPL_SECRET, password)
         with self.server.admin() as cur:
-            cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY "
-                        "%s", (REPL_USER, password))
-            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s",
-                        (REPL_USER, password))
+            clause, secret = sql.identified(password,
+                                            self.server.is_mariadb)
+            cur.execute("CREATE USER IF NOT EXISTS %%s@'%%%%' %s" % clause,
+                        (REPL_USER, secret))
+            cur.execute("ALTER USER %%s@'%%%%' %s" % clause,
+                        (REPL_USER, secret))
             cur.execute("GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO "
                         "%s@'%%'", (REPL_USER,))
         return {"name": REPL_USER, "password": password}

@@ -22,6 +22,8 @@ from trove_guest_base import configfile
 from trove_guest_base import files
 from trove_guest_base import process
 
+from trove_ds_mysql import sql
+
 __all__ = ["MySQLServer", "normalize_key"]
 
 LOG = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ def _set(section, key, value):
     for existing in [k for k in section if normalize_key(k) == key]:
         del section[existing]
     section[key] = value
+
+
+#: seconds an admin statement may wait for the server's answer.
+QUERY_TIMEOUT = 300
+#: seconds a status probe may wait.
+PROBE_TIMEOUT = 10
 
 
 class MySQLServer:
@@ -182,8 +190,9 @@ class MySQLServer:
         """Give ``path`` and everything below it to the service user."""
         if os.geteuid() != 0 or self.run_as_root:
             return
-        process.run(["chown", "-R", "%s:" % self.options.service_user,
-                     path], timeout=600)
+        process.run(process.command(
+            "chown", "-R", operands=["%s:" % self.options.service_user,
+                                     path]), timeout=600)
 
     def is_initialized(self):
         """Whether the data directory holds a server's system tables."""
@@ -260,19 +269,51 @@ class MySQLServer:
         """Stop the server and wait until it is gone."""
         self.runner.stop(timeout=self.options.start_timeout)
 
+    @property
+    def maintenance_socket(self):
+        """The maintenance server's socket, in a 0700 directory only the
+        guest (and the service user) can enter."""
+        return os.path.join(self.run_dir, "maintenance", "mysqld.sock")
+
+    def _maintenance_runner(self):
+        directory = os.path.dirname(self.maintenance_socket)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
+        self._chown(directory)
+        return self._child(["--skip-grant-tables", "--skip-networking",
+                            "--socket=%s" % self.maintenance_socket,
+                            "--skip-slave-start"], name="maintenance")
+
+    def end_leftover_maintenance(self):
+        """Stop a maintenance server a killed guest left running (it has
+        no grants: nobody may keep it).
+
+        :returns: whether one was found and stopped.
+        """
+        runner = self._maintenance_runner()
+        if not runner.is_running():
+            return False
+        LOG.warning("a maintenance server (no grants) was left running by "
+                    "a previous guest; stopping it")
+        runner.stop(timeout=self.options.start_timeout)
+        return True
+
     @contextlib.contextmanager
     def maintenance(self):
-        """Run a private server (no grants, no network) and yield a root
-        connection to it; stop it afterwards."""
+        """Run a private server (no grants, no network, its socket in a
+        0700 directory) and yield a root connection to it; stop it
+        afterwards."""
+        self.end_leftover_maintenance()
         if self.runner.is_running():
             raise exceptions.DatastoreError(
                 operation="maintenance", reason="the server is running; "
                 "stop it first")
-        runner = self._child(["--skip-grant-tables", "--skip-networking",
-                              "--skip-slave-start"], name="maintenance")
+        runner = self._maintenance_runner()
         runner.start(timeout=self.options.start_timeout)
         try:
-            conn = self.wait_ready(runner, self._root_connect)
+            conn = self.wait_ready(
+                runner, lambda: self.connect(
+                    "root", "", socket=self.maintenance_socket))
             try:
                 with conn.cursor() as cur:
                     cur.execute("SET SESSION sql_log_bin = 0")
@@ -299,7 +340,7 @@ class MySQLServer:
 
     # -- connections --------------------------------------------------------
 
-    def connect(self, user, password, **kwargs):
+    def connect(self, user, password, socket=None, **kwargs):
         """Open an autocommit PyMySQL connection through the socket (TLS
         off: the socket never leaves the host, and PyMySQL's default TLS
         context costs 70 ms per connection).
@@ -309,28 +350,34 @@ class MySQLServer:
         """
         import pymysql
 
-        if not self._socket_accepts():
+        socket = socket or self.socket
+        if not self._socket_accepts(socket):
             # checked first: PyMySQL leaks its socket when connect fails
             raise pymysql.err.OperationalError(
-                2002, "nothing accepts connections on %s" % self.socket)
-        return pymysql.connect(unix_socket=self.socket, user=user,
+                2002, "nothing accepts connections on %s" % socket)
+        # every statement has a bounded wait: a stopped server or a
+        # tenant's lock must not hang the guest
+        kwargs.setdefault("read_timeout", QUERY_TIMEOUT)
+        kwargs.setdefault("write_timeout", QUERY_TIMEOUT)
+        return pymysql.connect(unix_socket=socket, user=user,
                                password=password or "", autocommit=True,
                                charset="utf8mb4", connect_timeout=5,
                                ssl_disabled=True, **kwargs)
 
-    def _socket_accepts(self):
+    @staticmethod
+    def _socket_accepts(path):
         import socket
 
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(2)
-            return sock.connect_ex(self.socket) == 0
+            return sock.connect_ex(path) == 0
 
     def _root_connect(self):
         return self.connect("root", "")
 
-    def _admin_connect(self):
+    def _admin_connect(self, **kwargs):
         password = files.read_secret(self._secret_path("admin_password"))
-        conn = self.connect(self.options.admin_user, password)
+        conn = self.connect(self.options.admin_user, password, **kwargs)
         if self._is_mariadb is None:
             with conn.cursor() as cur:
                 cur.execute("SELECT VERSION()")
@@ -338,15 +385,19 @@ class MySQLServer:
         return conn
 
     @contextlib.contextmanager
-    def admin(self):
+    def admin(self, timeout=None):
         """Yield a cursor of a fresh admin connection.
 
+        :param timeout: seconds a statement may wait for an answer
+            (default :data:`QUERY_TIMEOUT`).
         :raises DatastoreError: the server cannot be reached.
         """
         import pymysql
 
+        extra = {"read_timeout": timeout, "write_timeout": timeout} if (
+            timeout) else {}
         try:
-            conn = self._admin_connect()
+            conn = self._admin_connect(**extra)
         except pymysql.err.MySQLError as exc:
             raise exceptions.DatastoreError(
                 operation="connect", reason="cannot reach the server as "
@@ -388,10 +439,13 @@ class MySQLServer:
             if cur.fetchone()[0]:
                 cur.execute("ALTER USER 'root'@'localhost' "
                             "IDENTIFIED VIA unix_socket")
-            cur.execute("CREATE USER IF NOT EXISTS %s@'localhost' "
-                        "IDENTIFIED BY %s", (admin, admin_password))
-            cur.execute("ALTER USER %s@'localhost' IDENTIFIED BY %s",
-                        (admin, admin_password))
+            cur.execute("SELECT VERSION()")
+            clause, secret = sql.identified(
+                admin_password, "mariadb" in cur.fetchone()[0].lower())
+            cur.execute("CREATE USER IF NOT EXISTS %%s@'localhost' %s"
+                        % clause, (admin, secret))
+            cur.execute("ALTER USER %%s@'localhost' %s" % clause,
+                        (admin, secret))
             cur.execute("GRANT ALL PRIVILEGES ON *.* TO %s@'localhost' "
                         "WITH GRANT OPTION", (admin,))
             # restoring a logical backup replays root's PROXY grant

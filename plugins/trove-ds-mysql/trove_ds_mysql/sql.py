@@ -6,13 +6,15 @@ to PyMySQL as query parameters. Both are validated first, so a name is
 refused with a message rather than interpreted.
 """
 
+import hashlib
 import re
 
 from trove_core import exceptions
 from trove_core import models
 
 __all__ = ["DB_NAME_MAX", "HOST_MAX", "check_database", "check_host",
-           "check_user", "grant_pattern", "literal", "quote",
+           "check_grantable", "check_user", "grant_pattern", "identified",
+           "literal", "quote",
            "unescape_pattern", "user_name_max"]
 
 DB_NAME_MAX = 64
@@ -86,6 +88,40 @@ def check_host(host):
             kind="host", value=host, reason="use a host name, an IP "
             "address or a pattern of letters, digits and % _ . : / -")
     return host
+
+
+def check_grantable(name):
+    """Refuse a database name whose escaped grant pattern (see
+    :func:`grant_pattern`) would be longer than the 64 characters a
+    grant can name: such a database could be created but never granted.
+
+    :raises InvalidIdentifier: the escaped name is too long.
+    """
+    escaped = len(grant_pattern(name)) - 2
+    if escaped > DB_NAME_MAX:
+        raise exceptions.InvalidIdentifier(
+            kind="database", value=name, reason="granting it needs %d "
+            "characters ('_', '%%' and '\\' count twice in a grant) but a "
+            "grant names at most %d; use a shorter name or fewer of those "
+            "characters" % (escaped, DB_NAME_MAX))
+    return name
+
+
+def identified(password, is_mariadb=True):
+    """The ``IDENTIFIED ...`` clause setting ``password`` and its one
+    parameter.
+
+    MariaDB is sent the password's hash (``IDENTIFIED BY PASSWORD
+    '*...'``) so the plaintext never reaches the binary or general log
+    (MySQL rewrites the plaintext itself, so it gets the password).
+
+    :returns: ``(clause, value)``; the clause has one ``%s``.
+    """
+    if not is_mariadb:
+        return "IDENTIFIED BY %s", password
+    inner = hashlib.sha1(password.encode("utf-8")).digest()  # noqa: S324
+    return ("IDENTIFIED BY PASSWORD %s",
+            "*" + hashlib.sha1(inner).hexdigest().upper())  # noqa: S324
 
 
 def quote(identifier):

@@ -62,7 +62,7 @@ class MySQLProbe(probe_mod.Probe):
         import pymysql
 
         server = self.manager.server
-        if not server._socket_accepts():
+        if not server._socket_accepts(server.socket):
             raise pymysql.err.OperationalError(2002, "server is down")
         return pymysql.connect(
             unix_socket=server.socket, user=self.manager.options.admin_user,
@@ -132,6 +132,36 @@ class MySQLProbe(probe_mod.Probe):
         except pymysql.err.ProgrammingError:
             return None
         return rows[0][0] if rows else None
+
+    def datastore_dirs(self):
+        """The data directory (binary logs included) and the log
+        directory."""
+        return [self.manager.server.data_dir, self.manager.server.log_dir]
+
+    def tenant_lock(self, user, password, database):
+        """``LOCK TABLES t WRITE`` held by ``user`` in ``database``."""
+        import contextlib
+
+        import pymysql
+
+        @contextlib.contextmanager
+        def held():
+            conn = pymysql.connect(
+                host="127.0.0.1", port=self.manager.options.port,
+                user=user, password=password, database=database,
+                autocommit=True, connect_timeout=5, ssl_disabled=True)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("CREATE TABLE IF NOT EXISTS t "
+                                "(k INT PRIMARY KEY) ENGINE=InnoDB")
+                    cur.execute("INSERT IGNORE INTO t VALUES (1)")
+                    cur.execute("LOCK TABLES t WRITE")
+                yield
+                with conn.cursor() as cur:
+                    cur.execute("UNLOCK TABLES")
+            finally:
+                conn.close()
+        return held()
 
     def config_value(self, name):
         """The running value of a server variable, as text."""

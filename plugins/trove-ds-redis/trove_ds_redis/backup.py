@@ -17,7 +17,7 @@ turns the AOF on, which makes Redis write a new AOF base from the data
 Redis keeps its ACL users outside the RDB, so the Trove users (not the
 guest's own accounts) go with the snapshot: their ``ACL LIST`` rules
 (hashed passwords, key patterns) are a second object of the backup,
-``<location>.users``, through the same pipeline (encrypted with the same
+``<location>.acl``, through the same pipeline (encrypted with the same
 key, checksummed). A restore checks every rule names a valid Trove user
 and appends them to the new server's ACL file before it starts.
 
@@ -35,7 +35,7 @@ from trove_core import exceptions
 from trove_guest_base import backup as pipeline
 
 #: the second object of a backup: the Trove users' ACL rules
-USERS_SUFFIX = ".users"
+USERS_SUFFIX = ".acl"
 
 __all__ = ["RedisRDBBackup"]
 
@@ -51,6 +51,7 @@ class RedisRDBBackup(pipeline.BackupStrategy):
 
     name = "redis-rdb"
     suffix = ".rdb.gz"
+    sidecars = (USERS_SUFFIX,)
 
     def snapshot(self, timeout=None):
         """Run a ``BGSAVE`` and wait until it completed successfully.
@@ -93,18 +94,25 @@ class RedisRDBBackup(pipeline.BackupStrategy):
         rules = self._user_rules()
         path = self.snapshot()
         result = pipeline.run_backup(
-            pipeline.File(path), storage, location, key=key,
+            pipeline.File(path, check=pipeline.expect_head(
+                b"REDIS", "an RDB file")), storage, location, key=key,
             progress=progress,
             metadata=self.metadata(aof=self.manager.aof_wanted(),
                                    users=len(rules)))
         if rules:
-            with self._scratch() as scratch:
-                with open(scratch, "w", encoding="utf-8") as handle:
-                    handle.write("".join(r + "\n" for r in rules))
-                pipeline.run_backup(pipeline.File(scratch), storage,
-                                    location + USERS_SUFFIX, key=key,
-                                    metadata=self.metadata(
-                                        users=len(rules)))
+            # The users are part of the backup: without them the backup
+            # is not committed.
+            try:
+                with self._scratch() as scratch:
+                    with open(scratch, "w", encoding="utf-8") as handle:
+                        handle.write("".join(r + "\n" for r in rules))
+                    pipeline.run_backup(pipeline.File(scratch), storage,
+                                        location + USERS_SUFFIX, key=key,
+                                        metadata=self.metadata(
+                                            users=len(rules), of=location))
+            except BaseException:
+                storage.delete(location)
+                raise
         return result
 
     def _user_rules(self):

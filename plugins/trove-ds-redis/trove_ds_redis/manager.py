@@ -411,7 +411,8 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
             root_password or self.generate_password(), "root")
         client = self.client()
         client.execute_command("ACL", "SETUSER", ROOT_USER, "reset", "on",
-                               ">" + password, "~*", "&*", "+@all")
+                               acl.password_rule(password), "~*", "&*",
+                               "+@all")
         self._acl_save(client)
         self.store_secret("root_password", password)
         LOG.info("enabled the Redis root user %r", ROOT_USER)
@@ -480,8 +481,12 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
                 raise exceptions.BadRequest(
                     reason="Redis user %r already exists; change its "
                     "password or access instead" % name)
+        # one MULTI/EXEC: every user is created, or none
+        pipe = client.pipeline(transaction=True)
         for name, rules in plans:
-            client.execute_command("ACL", "SETUSER", name, *rules)
+            pipe.execute_command("ACL", "SETUSER", name, *rules)
+        pipe.execute()
+        for name, _rules in plans:
             LOG.info("created Redis user %r", name)
         self._acl_save(client)
 
@@ -529,7 +534,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
             acl.check_password(user.password)
         for user in users:
             client.execute_command("ACL", "SETUSER", user.name, "resetpass",
-                                   ">" + user.password)
+                                   acl.password_rule(user.password))
         self._acl_save(client)
 
     def update_attributes(self, username, hostname, user_attrs):
@@ -550,7 +555,8 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         if new_name == username:
             if password is not None:
                 client.execute_command("ACL", "SETUSER", username,
-                                       "resetpass", ">" + password)
+                                       "resetpass",
+                                       acl.password_rule(password))
                 self._acl_save(client)
             return
         acl.check_user_name(new_name, self._reserved())
@@ -568,7 +574,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         rules += (info.get("keys") or "").split()
         rules += (info.get("channels") or "").split()
         if password is not None:
-            rules += ["resetpass", ">" + password]
+            rules += ["resetpass", acl.password_rule(password)]
         with client.pipeline(transaction=True) as pipe:
             pipe.execute_command("ACL", "SETUSER", new_name, *rules)
             pipe.execute_command("ACL", "DELUSER", username)

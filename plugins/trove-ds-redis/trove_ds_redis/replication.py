@@ -25,6 +25,7 @@ import re
 
 from trove_core import exceptions
 from trove_ds_redis import manager as manager_mod
+from trove_ds_redis import users as acl
 from trove_guest_base import backup
 
 __all__ = ["RedisSyncReplication"]
@@ -54,7 +55,7 @@ class RedisSyncReplication(backup.ReplicationStrategy):
             self.manager.store_secret("replication_password", password)
         client.execute_command(
             "ACL", "SETUSER", manager_mod.REPLICATION_USER, "reset", "on",
-            ">" + password, *_REPLICA_COMMANDS)
+            acl.password_rule(password), *_REPLICA_COMMANDS)
         client.execute_command("ACL", "SAVE")
         return password
 

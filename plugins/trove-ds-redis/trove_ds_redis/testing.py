@@ -106,6 +106,53 @@ class RedisProbe(probe.Probe):
         """``GET`` a marker key, or ``None``."""
         return self._client().get("trove_marker:%s" % key)
 
+    def datastore_dirs(self):
+        """The data directory (RDB, AOF, ACL file) and the server's log
+        file."""
+        import os
+
+        return [self.manager.data_dir,
+                os.path.join(self.manager.state_dir, "redis.log")]
+
+    def tenant_lock(self, user, password, database):
+        """A script ``user`` runs without end (``EVAL``), which keeps
+        the server from answering anyone else; ended with
+        ``SCRIPT KILL``."""
+        import contextlib
+        import threading
+        import time
+
+        import redis
+
+        @contextlib.contextmanager
+        def held():
+            tenant = self._client(user, password)
+            tenant.connection_pool.connection_kwargs["socket_timeout"] = 600
+            errors = []
+
+            def busy():
+                try:
+                    tenant.eval("while true do end", 0)
+                except redis.RedisError as exc:
+                    errors.append(exc)
+            worker = threading.Thread(target=busy, daemon=True)
+            worker.start()
+            time.sleep(0.5)
+            try:
+                yield
+            finally:
+                admin = self._client()
+                for _ in range(100):
+                    try:
+                        admin.script_kill()
+                        break
+                    except redis.RedisError:
+                        time.sleep(0.1)
+                worker.join(30)
+                tenant.close()
+                admin.close()
+        return held()
+
     def config_value(self, name):
         """The running value from ``CONFIG GET``."""
         return self._client().config_get(name).get(name)

@@ -108,10 +108,19 @@ def access_rules(database_names):
     return rules
 
 
+def password_rule(password):
+    """The ``ACL SETUSER`` rule setting ``password`` by its SHA-256
+    (``#<hex>``): the plaintext is never sent, so no log, monitor or
+    file of the server can hold it."""
+    import hashlib
+
+    return "#" + hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
 def user_rules(password, database_names=()):
     """Return the ``ACL SETUSER`` rules of a new user (after the name)."""
     check_password(password)
-    return (["reset", "on", ">" + password, *USER_COMMANDS]
+    return (["reset", "on", password_rule(password), *USER_COMMANDS]
             + access_rules(database_names))
 
 

@@ -228,3 +228,39 @@ class TestRoot:
         assert mysql.get_root_password() is None
         with pytest.raises(pymysql.err.OperationalError):
             _login(mysql, "root", "Chosen-root-1")
+
+
+class TestAllOrNothing:
+    """create_user validates everything before it creates anything."""
+
+    def test_ungrantable_database(self, mysql):
+        """A database a tenant created with SQL whose grant pattern is
+        too long: the user is refused, not created half."""
+        name = "a_" * 21 + "a" * 22
+        with mysql.server.admin() as cur:
+            cur.execute("CREATE DATABASE `%s`" % name)
+        try:
+            user = models.User("halfuser", "%", password="Pw-12345678",
+                               databases=(models.Database(name),))
+            with pytest.raises(exceptions.InvalidIdentifier,
+                               match="grant names at most 64"):
+                mysql.create_user([user])
+            assert not any(u.name == "halfuser"
+                           for u in _all(mysql.list_users))
+            with pytest.raises(exceptions.InvalidIdentifier):
+                mysql.create_database([models.Database("b_" * 32)])
+        finally:
+            with mysql.server.admin() as cur:
+                cur.execute("DROP DATABASE `%s`" % name)
+
+    def test_grant_failure_rolls_back(self, mysql, monkeypatch):
+        """A grant that fails after CREATE USER drops the user again."""
+        def boom(*_args):
+            raise RuntimeError("grant failed")
+        monkeypatch.setattr(mysql.admin, "_grant", boom)
+        user = models.User("rollback", "%", password="Pw-12345678",
+                           databases=(models.Database("shop_rb"),))
+        with pytest.raises(RuntimeError):
+            mysql.create_user([user])
+        monkeypatch.undo()
+        assert not any(u.name == "rollback" for u in _all(mysql.list_users))

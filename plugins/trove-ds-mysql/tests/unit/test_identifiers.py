@@ -102,3 +102,44 @@ class TestQuoting:
     def test_literal(self):
         """Percent signs survive PyMySQL's parameter formatting."""
         assert sql.literal("`100%`") % () == "`100%`"
+
+
+class TestGrantable:
+    """A database that can be created can be granted."""
+
+    @pytest.mark.parametrize("name, ok", [
+        pytest.param("a" * 64, True, id="64-plain"),
+        pytest.param("a_" * 21 + "a" * 22, False, id="64-with-underscores"),
+        pytest.param("a_b" * 16, True, id="48-escaped-64"),
+        pytest.param("%" * 33, False, id="percent"),
+    ])
+    def test_escaped_length(self, name, ok):
+        """The escaped grant pattern must fit in 64 characters."""
+        from trove_ds_mysql import sql
+
+        if ok:
+            assert sql.check_grantable(name) == name
+        else:
+            with pytest.raises(exceptions.InvalidIdentifier,
+                               match="grant names at most 64") as info:
+                sql.check_grantable(name)
+            assert info.value.kind == "database"
+
+
+class TestPasswordClause:
+    """Passwords reach MariaDB as hashes, never in plaintext."""
+
+    def test_mariadb_hash(self):
+        """The mysql_native_password hash of a known password."""
+        from trove_ds_mysql import sql
+
+        clause, value = sql.identified("password")
+        assert clause == "IDENTIFIED BY PASSWORD %s"
+        assert value == "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"
+
+    def test_mysql_plaintext(self):
+        """MySQL rewrites passwords in its logs itself."""
+        from trove_ds_mysql import sql
+
+        assert sql.identified("pw", is_mariadb=False) == (
+            "IDENTIFIED BY %s", "pw")
