@@ -35,7 +35,7 @@ from trove_core import exceptions
 from trove_guest_base.backup import storage as storage_mod
 from trove_guest_base.backup import strategy as strategy_mod
 
-__all__ = ["BackupOperations", "read_key"]
+__all__ = ["BackupOperations", "failure_description", "read_key"]
 
 LOG = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ LOG = logging.getLogger(__name__)
 BACKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 #: Trove's conductor backup states.
 BUILDING, COMPLETED, FAILED = "BUILDING", "COMPLETED", "FAILED"
+#: Trove's backup types (its records' ``backup_type``).
+TROVE_FULL, TROVE_INCREMENTAL = "full", "incremental"
+#: Trove's ``backups.description`` column holds 512 characters.
+_DESCRIPTION_MAX = 512
 _GIB = 1024.0 ** 3
 _HEX = re.compile(r"[0-9A-Fa-f]{64}")
 
@@ -88,6 +92,21 @@ def read_key(path, option="backup_encryption_key_file", backup_id="-"):
     return key
 
 
+def failure_description(backup_info, reason):
+    """The backup record's description telling why it failed.
+
+    Trove's conductor keeps only the fields of its backup record;
+    ``description`` is the one a user sees next to ``FAILED``. The
+    user's own description is kept in front.
+    """
+    own = (backup_info or {}).get("description") if isinstance(
+        backup_info, dict) else None
+    text = "backup failed: %s" % reason
+    if own:
+        text = "%s (%s)" % (own, text)
+    return text[:_DESCRIPTION_MAX]
+
+
 class BackupOperations:
     """``IBackup`` for a manager, and the restore its ``do_prepare`` runs.
 
@@ -118,6 +137,8 @@ class BackupOperations:
         :raises TierNotAllowed: the tier policy refuses it.
         :raises PluginNotFound: it is not installed.
         """
+        if name in (TROVE_FULL, TROVE_INCREMENTAL):
+            name = None  # Trove's record type, not a strategy
         name = self.backup_type_aliases.get(name, name)
         cache = self.__dict__.setdefault("_backup_strategies", {})
         key = name or self.options.backup_strategy
@@ -125,10 +146,17 @@ class BackupOperations:
             cache[key] = strategy_mod.load_strategy(self, "backup", name)
         return cache[key]
 
-    def backup_storage(self):
-        """The configured backup storage driver."""
-        return storage_mod.get_storage(self.options.backup_storage,
-                                       root=self.options.backup_storage_root)
+    def backup_storage(self, backup_info=None):
+        """The storage driver ``backup_info`` names (Trove's
+        ``storage_driver``), else the ``backup_storage`` option's.
+
+        :raises PluginNotFound: no driver of that name is installed.
+        """
+        info = backup_info if isinstance(backup_info, dict) else {}
+        name = info.get("storage_driver") or self.options.backup_storage
+        return storage_mod.get_storage(
+            name, root=self.options.backup_storage_root, options=self.options,
+            backup_info=info)
 
     def backup_key(self, backup_id="-"):
         """The backup encryption key (32 bytes), or ``None`` when
@@ -171,29 +199,26 @@ class BackupOperations:
         """
         backup_id = self._check_id(backup_info)
         strategy = None
-        self.reporter.backup_update(backup_id, state=BUILDING)
+        parent = backup_info.get("parent")
+        backup_type = TROVE_INCREMENTAL if parent else TROVE_FULL
+        self.reporter.backup_update(backup_id, state=BUILDING,
+                                    backup_type=backup_type)
         try:
-            strategy = self.backup_strategy(backup_info.get("type"))
-            parent = backup_info.get("parent")
-            if parent and not strategy.incremental:
-                raise exceptions.BadRequest(
-                    reason="backup strategy %r cannot make incremental "
-                    "backups; back up without a parent or name a strategy "
-                    "that can in backup_info's 'type'" % strategy.name)
+            strategy = self.strategy_for_backup(backup_info)
             location = backup_info.get("location") or strategy.location(
                 backup_id)
             result = strategy.backup(
-                self.backup_storage(), location, parent=parent,
+                self.backup_storage(backup_info), location, parent=parent,
                 key=self.backup_key(backup_id),
                 progress=lambda done: self.reporter.progress(
                     "backup", done, None, "bytes read"))
         except Exception as exc:
             reason = "%s: %s" % (type(exc).__name__, exc)
             LOG.error("backup %s failed: %s", backup_id, reason)
-            fields = {"state": FAILED, "reason": reason[:500]}
-            if strategy is not None:
-                fields["backup_type"] = strategy.name
-            self.reporter.backup_update(backup_id, **fields)
+            self.reporter.backup_update(
+                backup_id, state=FAILED, backup_type=backup_type,
+                success=False, reason=reason[:500],
+                description=failure_description(backup_info, reason))
             if isinstance(exc, exceptions.TroveError):
                 raise
             raise exceptions.BackupError(backup_id=backup_id,
@@ -201,10 +226,51 @@ class BackupOperations:
         self.reporter.backup_update(
             backup_id, state=COMPLETED, size=result.size / _GIB,
             checksum=result.checksum, location=result.location,
-            backup_type=strategy.name, success=True)
+            backup_type=backup_type, success=True)
         LOG.info("backup %s completed with %s: %d bytes stored in %.1f s",
                  backup_id, strategy.name, result.size, result.seconds)
         return result
+
+    def strategy_for_backup(self, backup_info):
+        """The strategy that can make the backup ``backup_info`` asks
+        for.
+
+        ``type`` names one (Trove never sends it); else the
+        ``backup_strategy`` option's, unless the backup has a
+        ``parent`` and that strategy cannot make incremental backups:
+        then the first declared strategy that can.
+
+        :raises BadRequest: the named strategy, or every declared one,
+            cannot make the incremental backup asked for.
+        """
+        named = backup_info.get("type")
+        strategy = self.backup_strategy(named)
+        if not backup_info.get("parent") or strategy.incremental:
+            return strategy
+        if not named:
+            for candidate in self._declared_backup_strategies():
+                if candidate.incremental:
+                    LOG.info("backup %s has a parent: using %s, the "
+                             "declared strategy that makes incremental "
+                             "backups", backup_info.get("id"),
+                             candidate.name)
+                    return candidate
+        raise exceptions.BadRequest(
+            reason="backup strategy %r cannot make incremental backups "
+            "and no declared strategy of %r can; back up without a "
+            "parent, or name a strategy that can in backup_info's 'type'"
+            % (strategy.name, self.name))
+
+    def _declared_backup_strategies(self):
+        desc = strategy_mod._descriptor(self)  # noqa: SLF001 - same package
+        for declared in desc.strategies:
+            if declared.kind != "backup":
+                continue
+            try:
+                yield self.backup_strategy(declared.name)
+            except exceptions.TroveError as exc:
+                LOG.debug("backup strategy %s is not usable: %s",
+                          declared.name, exc)
 
     def pre_create_backup(self):
         """Quiesce writes before a volume snapshot; nothing by default."""
@@ -231,7 +297,7 @@ class BackupOperations:
         if not isinstance(backup_info, dict):
             raise exceptions.BadRequest(reason="backup_info must be a dict")
         location = backup_info.get("location")
-        storage = self.backup_storage()
+        storage = self.backup_storage(backup_info)
         if not location:
             if not backup_info.get("id"):
                 raise exceptions.BadRequest(
@@ -265,7 +331,7 @@ class BackupOperations:
         backup_id = backup_info.get("id") or location
         LOG.info("restoring backup %s with %s", backup_id, strategy.name)
         return strategy.restore(
-            self.backup_storage(), location,
+            self.backup_storage(backup_info), location,
             key=self.backup_key(backup_id),
             progress=lambda done: self.reporter.progress(
                 "restore", done, None, "bytes restored"))

@@ -173,6 +173,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         try:
             self._init_data(backup_info, password)
             self.server.start()
+            if backup_info:
+                self._report_restored_root()
             if request.snapshot:
                 self.replication.attach(request.snapshot,
                                         request.snapshot.get("config"))
@@ -180,6 +182,16 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             LOG.error("prepare failed; stopping the server it started")
             self._stop_quietly()
             raise
+
+    def _report_restored_root(self):
+        # As Trove's guest: a restored root@'%' is reported, so Trove
+        # shows root enabled for this instance too.
+        if self.admin.is_root_enabled():
+            self.remember(root_enabled=True)
+            report = getattr(self.reporter, "report_root", None)
+            if report is not None:
+                report()
+            LOG.info("the restored backup has root enabled; reported it")
 
     def _stop_quietly(self):
         try:
@@ -235,14 +247,22 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         self.server.stop()
 
     def probe_status(self):
-        """The server's status, from its process and a query."""
+        """The server's status, from its process and a query; never
+        ``healthy`` on a port the guest does not own (``blocked``)."""
         runner = self.server.runner
         if runner.is_running():
             try:
                 with self.server.admin() as cur:
-                    cur.execute("SELECT 1")
+                    cur.execute("SELECT @@global.port")
+                    port = cur.fetchone()[0]
             except exceptions.DatastoreError:
                 return ServiceStatus.RUNNING
+            if int(port) != int(self.options.port):
+                LOG.warning("the server listens on port %s, not on the "
+                            "configured [mysql] port %s; reporting it "
+                            "blocked (something outside the guest's "
+                            "my.cnf configured it)", port, self.options.port)
+                return ServiceStatus.BLOCKED
             if self.recall("restart_required"):
                 return ServiceStatus.RESTART_REQUIRED
             return ServiceStatus.HEALTHY
