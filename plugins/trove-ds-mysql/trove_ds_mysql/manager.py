@@ -164,6 +164,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             password = self.generate_password()
             self.store_secret(ADMIN_SECRET, password)
         backup_info = request.backup_info
+        if request.snapshot:
+            self._check_snapshot(request.snapshot)
         if not backup_info and request.snapshot:
             dataset = request.snapshot.get("dataset", {})
             backup_info = {"id": dataset.get("snapshot_id"),
@@ -182,6 +184,16 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             LOG.error("prepare failed; stopping the server it started")
             self._stop_quietly()
             raise
+
+    def _check_snapshot(self, snapshot):
+        dataset = snapshot.get("dataset") if isinstance(
+            snapshot, dict) else None
+        source = (dataset or {}).get("datastore_manager")
+        if not isinstance(dataset, dict) or source != self.name:
+            raise exceptions.BadRequest(
+                reason="the replication snapshot comes from datastore %r, "
+                "not %r; a replica must be built from a snapshot of a %s "
+                "primary" % (source, self.name, self.name))
 
     def _report_restored_root(self):
         # As Trove's guest: a restored root@'%' is reported, so Trove
