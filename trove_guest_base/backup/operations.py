@@ -26,6 +26,7 @@ would put ``create_backup`` on every manager, declared or not; a mixin
 keeps "has the backup operations" and "declares ``IBackup``" together.
 """
 
+import dataclasses
 import logging
 import os
 import re
@@ -92,6 +93,16 @@ def read_key(path, option="backup_encryption_key_file", backup_id="-"):
     return key
 
 
+def _as_trove_sees_it(storage, result):
+    # An object store names its objects by URL and checks them by ETag:
+    # report those, so Trove finds, verifies and deletes what it records.
+    reference = getattr(storage, "reference", None)
+    if reference is None:
+        return result
+    location, checksum = reference(result.location)
+    return dataclasses.replace(result, location=location, checksum=checksum)
+
+
 def failure_description(backup_info, reason):
     """The backup record's description telling why it failed.
 
@@ -156,7 +167,7 @@ class BackupOperations:
         name = info.get("storage_driver") or self.options.backup_storage
         return storage_mod.get_storage(
             name, root=self.options.backup_storage_root, options=self.options,
-            backup_info=info)
+            conf=self.conf, backup_info=info)
 
     def backup_key(self, backup_id="-"):
         """The backup encryption key (32 bytes), or ``None`` when
@@ -207,11 +218,13 @@ class BackupOperations:
             strategy = self.strategy_for_backup(backup_info)
             location = backup_info.get("location") or strategy.location(
                 backup_id)
+            storage = self.backup_storage(backup_info)
             result = strategy.backup(
-                self.backup_storage(backup_info), location, parent=parent,
+                storage, location, parent=parent,
                 key=self.backup_key(backup_id),
                 progress=lambda done: self.reporter.progress(
                     "backup", done, None, "bytes read"))
+            result = _as_trove_sees_it(storage, result)
         except Exception as exc:
             reason = "%s: %s" % (type(exc).__name__, exc)
             LOG.error("backup %s failed: %s", backup_id, reason)
@@ -306,9 +319,11 @@ class BackupOperations:
                 backup_info.get("type")).location(
                     self._check_id(backup_info))
         meta = storage.metadata(location)
-        expected = backup_info.get("checksum")
+        expected = (backup_info.get("checksum") or "").strip('"')
         stored = meta.get("checksum")
-        if expected and stored not in (expected, "sha256:%s" % expected):
+        # an object store's ETag (what Trove records) counts as well
+        known = {stored, meta.get("etag")} - {None}
+        if expected and not known & {expected, "sha256:%s" % expected}:
             raise exceptions.BackupError(
                 backup_id=backup_info.get("id") or location,
                 reason="the control plane expects checksum %s but storage "
