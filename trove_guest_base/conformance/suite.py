@@ -571,6 +571,47 @@ class GuestLogsTests(ConformanceBase):
         trove_sentinel.check()
 
 
+@tests_of("ssl")
+class SSLTests(ConformanceBase):
+    """TLS with a certificate the control plane sends (API 1.3)."""
+
+    def test_ssl_enable_show_rollback(self, trove_manager, trove_probe):
+        """A sent certificate is served after the restart Trove's
+        ``restart_required`` asks for; a rollback restores the state
+        before."""
+        from trove_core.testing import certs
+
+        before = trove_manager.ssl_show()["status"]
+        container = certs.make_container("conformance.test")
+        result = trove_manager.ssl_action(mode="basic", container=container,
+                                          enable=True, disable=False)
+        assert result.get("restart_required") in (True, False), result
+        try:
+            if result["restart_required"]:
+                trove_manager.restart()
+            shown = trove_manager.ssl_show()
+            assert shown["status"] == "on", shown
+            assert shown["certificate"]["payload"] == container[
+                "certificate"]
+            assert trove_probe.is_running()
+        finally:
+            back = trove_manager.ssl_rollback()
+            if back.get("restart_required"):
+                trove_manager.restart()
+        assert trove_manager.ssl_show()["status"] == before
+
+    def test_ssl_bad_container_refused(self, trove_manager, trove_sentinel):
+        """A container that is not a certificate and its key is refused
+        and changes nothing."""
+        before = trove_manager.ssl_show()
+        with pytest.raises(exceptions.BadRequest):
+            trove_manager.ssl_action(mode="basic", container={
+                "certificate": "x", "private_key": "y"}, enable=True,
+                disable=False)
+        assert trove_manager.ssl_show() == before
+        trove_sentinel.check()
+
+
 def _not_declared_test(capability):
     iface = caps.CAPABILITIES[capability]
 
@@ -603,5 +644,6 @@ del _name, _test
 
 class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
                      AccessTests, RootTests, BackupTests, ReplicationTests,
-                     ConfigurationTests, GuestLogsTests, NotDeclaredTests):
+                     ConfigurationTests, GuestLogsTests, SSLTests,
+                     NotDeclaredTests):
     """Every conformance test; subclass it and provide the fixtures."""

@@ -35,6 +35,7 @@ from trove_ds_mysql import backup as backup_mod
 from trove_ds_mysql import configuration
 from trove_ds_mysql import guestlog
 from trove_ds_mysql import service
+from trove_ds_mysql import tls as tls_mod
 
 __all__ = ["Manager"]
 
@@ -58,7 +59,7 @@ def _user(item):
 
 @implementer(caps.ILifecycle, caps.IDatabases, caps.IUsers, caps.IAccess,
              caps.IRoot, caps.IBackup, caps.IReplication,
-             caps.IConfiguration, caps.IGuestLogs)
+             caps.IConfiguration, caps.IGuestLogs, caps.ISSL)
 class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
     """Guest manager of the mysql datastore (MariaDB 10.6+)."""
 
@@ -71,6 +72,7 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         self.admin = admin_mod.MySQLAdmin(self.server, self.options)
         self.schema = configuration.load_schema()
         self.logs = guestlog.GuestLogs(self)
+        self.tls = tls_mod.TLS(self)
         self._replication = None
         self._read_lock = None
 
@@ -122,8 +124,14 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             base = None
         overrides = dict(self.recall("overrides", {}))
         overrides.update(self.log_overrides())
+        overrides.update(self.tls.overrides())
         self.server.write_config(self.server.render_config(
             base, overrides, self.recall("memory_mb")))
+
+    def render_config(self):
+        """Render ``my.cnf`` from the kept base configuration and the
+        current overrides (used on the next start)."""
+        self._render()
 
     def write_config(self, config_contents):
         """Keep ``config_contents`` as the base configuration and render
@@ -477,3 +485,19 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         return self.logs.action(log_name, enable=enable, disable=disable,
                                 publish=publish, discard=discard)
 
+
+    # -- TLS (API 1.3) --------------------------------------------------------
+
+    def ssl_show(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.show()
+
+    def ssl_action(self, mode=None, container=None, enable=False,
+                   disable=False):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.action(mode=mode, container=container,
+                               enable=enable, disable=disable)
+
+    def ssl_rollback(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.rollback()
