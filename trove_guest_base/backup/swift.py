@@ -65,6 +65,9 @@ OPTS = [
     cfg.StrOpt("container", default="database_backups",
                help="The container of backups when backup_info names none "
                "(Trove's backup_swift_container)."),
+    cfg.StrOpt("log_container", default="database_logs",
+               help="The container published guest logs go to (Trove's "
+               "guest_log_container_name)."),
     cfg.IntOpt("segment_size_mb", default=64, min=1, max=5120,
                help="Size of the segments a backup is uploaded in (MiB)."),
     cfg.IntOpt("timeout", default=60, min=1,
@@ -434,6 +437,35 @@ class SwiftStorage(storage_mod.StorageDriver):
         conn, container, obj = self._target(location)
         with self.errors("read", obj):
             return self._exists(conn, container, obj)
+
+    # -- published guest logs (Trove's layout) ---------------------------
+
+    def put_text(self, container, name, data, headers=None):
+        """Store ``data`` (bytes) as the plain object ``name`` in
+        ``container`` (created when missing), as Trove's guest publishes
+        its logs for Trove's client to read."""
+        with self.errors("write", name):
+            self.conn.put_container(container)
+            self.conn.put_object(container, name, data,
+                                 headers=dict(headers or {}))
+
+    def delete_prefix(self, container, prefix, also=()):
+        """Delete every object of ``container`` under ``prefix``, and the
+        objects named in ``also``."""
+        with self.errors("delete", prefix):
+            try:
+                listing = self.conn.get_container(
+                    container, prefix=prefix, full_listing=True)[1]
+            except Exception as exc:
+                if getattr(exc, "http_status", None) == 404:
+                    return
+                raise
+            for name in [o["name"] for o in listing] + list(also):
+                try:
+                    self.conn.delete_object(container, name)
+                except Exception as exc:
+                    if getattr(exc, "http_status", None) != 404:
+                        raise
 
     @staticmethod
     def _exists(conn, container, obj):

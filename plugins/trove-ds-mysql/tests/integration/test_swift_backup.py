@@ -2,6 +2,10 @@
 asks for them (no type, a parent for an incremental, its swift_url and
 container) and as its control plane then reads them."""
 
+import json
+import os
+import subprocess
+
 import pytest
 
 from trove_core.status import ServiceStatus
@@ -9,6 +13,22 @@ from trove_core.testing import swift as swift_testing
 from trove_guest_base.backup import swift as swift_mod
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.swift, pytest.mark.slow]
+
+# Runs in Trove's virtualenv: troveclient's log_generator (what
+# 'trove log-tail' and 'log-save' run) on what the guest published.
+TROVE_LOG = r'''
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import swiftclient
+from troveclient.v1 import instances
+auth_url, user, key, container, prefix, metafile = sys.argv[1:7]
+logs = instances.Instances(None)
+logs._get_container_info = lambda inst, name: (container, prefix, metafile)
+swift = swiftclient.Connection(authurl=auth_url, user=user, key=key)
+text = "".join(logs.log_generator("i1", "general", lines=0,
+                                  swift=swift)())
+print(json.dumps({"text": text}))
+'''
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +136,43 @@ class TestSwiftBackups:
         assert _rows(replica) == 151
         replica.stop_db()
         source.stop_db()
+
+
+class TestPublishedLogs:
+    """Guest logs published where Trove's client reads them."""
+
+    def test_troveclient_reads_published_log(self, make_manager,
+                                             swift_server):
+        """A published general log is read back whole by troveclient's
+        log_generator from the container and prefix the guest shows;
+        discard removes it."""
+        python = os.environ.get("TROVE26_PYTHON")
+        if not python or not os.path.exists(python):
+            pytest.skip("set TROVE26_PYTHON to the python of a virtualenv "
+                        "with trove==26.0.0")
+        manager = _swift_manager(make_manager, swift_server, "swift-log")
+        manager.conf.set_override("guest_log_exposed_logs", ["general"],
+                                  group="mysql")
+        manager.prepare(memory_mb=None, packages=[], databases=[],
+                        users=[])
+        manager.guest_log_action("general", True, False, False, False)
+        with manager.server.admin() as cur:
+            cur.execute("SELECT 'published-marker-42'")
+        shown = manager.guest_log_action("general", False, False, True,
+                                         False)
+        assert shown["container"] == "database_logs"
+        assert shown["prefix"] == "guest/mysql-general/"
+        assert shown["published"] > 0
+        run = subprocess.run(
+            [python, "-c", TROVE_LOG, swift_server.auth_url,
+             swift_testing.ADMIN[0], swift_testing.ADMIN[1],
+             shown["container"], shown["prefix"], shown["metafile"]],
+            capture_output=True, text=True, timeout=300, check=False)
+        assert run.returncode == 0, run.stderr[-3000:]
+        text = json.loads(run.stdout.strip().splitlines()[-1])["text"]
+        with open(manager.server.logs["general"], encoding="utf-8") as f:
+            assert text == f.read()[:len(text)]
+        assert "published-marker-42" in text
+        manager.guest_log_action("general", False, False, False, True)
+        assert _objects(swift_server, "database_logs") == []
+        manager.stop_db()
