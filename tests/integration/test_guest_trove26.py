@@ -168,11 +168,12 @@ class TestTrove26Client:
         assert "does not support operation 'mount_volume'" in out[
             "mount_volume"]
         assert out["enable_root"]["_password"]
-        refused = ["get_diagnostics"]
-        if datastore == "mysql":  # declares TLS
+        refused = []
+        if datastore == "mysql":  # declares TLS and diagnostics
             assert out["ssl_show"] == {"status": "off"}
+            assert out["get_diagnostics"]["threads"] >= 1
         else:
-            refused.append("ssl_show")
+            refused += ["ssl_show", "get_diagnostics"]
         for name in refused:
             assert out[name].startswith("GuestError"), out[name]
             assert "does not support operation %r" % name in out[name]

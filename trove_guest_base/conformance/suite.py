@@ -612,6 +612,20 @@ class SSLTests(ConformanceBase):
         trove_sentinel.check()
 
 
+@tests_of("diagnostics")
+class DiagnosticsTests(ConformanceBase):
+    """get_diagnostics in the keys Trove's API returns."""
+
+    def test_diagnostics_keys(self, trove_manager):
+        """Trove's keys are there, the sizes are whole numbers."""
+        out = trove_manager.get_diagnostics()
+        keys = {"version", "fd_size", "vm_size", "vm_peak", "vm_rss",
+                "vm_hwm", "threads"}
+        assert keys <= set(out), out
+        assert all(isinstance(out[k], int) for k in keys - {"version"})
+        assert out["threads"] >= 1
+
+
 def _not_declared_test(capability):
     iface = caps.CAPABILITIES[capability]
 
@@ -645,5 +659,5 @@ del _name, _test
 class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
                      AccessTests, RootTests, BackupTests, ReplicationTests,
                      ConfigurationTests, GuestLogsTests, SSLTests,
-                     NotDeclaredTests):
+                     DiagnosticsTests, NotDeclaredTests):
     """Every conformance test; subclass it and provide the fixtures."""

@@ -28,6 +28,7 @@ from trove_core import manager
 from trove_core import models
 from trove_core.status import ServiceStatus
 from trove_guest_base import backup as backup_base
+from trove_guest_base import diagnostics
 from trove_guest_base import files
 
 from trove_ds_mysql import admin as admin_mod
@@ -59,8 +60,11 @@ def _user(item):
 
 @implementer(caps.ILifecycle, caps.IDatabases, caps.IUsers, caps.IAccess,
              caps.IRoot, caps.IBackup, caps.IReplication,
-             caps.IConfiguration, caps.IGuestLogs, caps.ISSL)
-class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
+             caps.IConfiguration, caps.IGuestLogs, caps.ISSL,
+             caps.IDiagnostics)
+class Manager(backup_base.BackupOperations,
+              diagnostics.DiagnosticsOperations,
+              manager.BaseDatastoreManager):
     """Guest manager of the mysql datastore (MariaDB 10.6+)."""
 
     backup_type_aliases = backup_mod.TROVE_TYPES
