@@ -227,6 +227,40 @@ class TestTroveFindsIt:
         assert _objects(swift_server, "database_backups_segments") == []
 
 
+class TestRequestToken:
+    """Trove's own guest reaches Swift with the request's token."""
+
+    def test_token_and_swift_url_without_credentials(self, tmp_path,
+                                                     swift_server):
+        """A guest with no Swift account of its own backs up and
+        restores with the token that came in Trove's request context
+        (the endpoint copies it into backup_info)."""
+        from trove_guest_base import endpoint
+
+        url, token = swift_server.token()
+        source = helpers.make_fake_manager(tmp_path / "src")
+        source.prepare(memory_mb=64, packages=[], databases=[], users=[])
+        kwargs = endpoint.with_request_token(
+            {"auth_token": token, "user": "u"},
+            {"backup_info": {"id": "tok1", "storage_driver": "swift",
+                             "swift_url": url,
+                             "swift_container": "user_backups"}})
+        source.create_backup(kwargs["backup_info"])
+        done = source.reporter.last_backup("tok1")
+        assert done["state"] == "COMPLETED", done
+        assert done["location"].startswith(url + "/user_backups/")
+        target = helpers.make_fake_manager(tmp_path / "dst")
+        restore = endpoint.with_request_token({"auth_token": token}, {
+            "backup_info": {"id": "tok1", "location": done["location"],
+                            "checksum": done["checksum"],
+                            "storage_driver": "swift"}})["backup_info"]
+        target.prepare(memory_mb=64, packages=[], databases=[], users=[],
+                       backup_info=restore)
+        assert target.prepared
+        assert "trove_auth_token" not in json.dumps(
+            source.reporter.backups)
+
+
 class TestBadInput:
     """Each refusal is FAILED with its reason where Trove keeps it, and
     nothing is left in the store."""

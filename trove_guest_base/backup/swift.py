@@ -280,32 +280,44 @@ class SwiftStorage(storage_mod.StorageDriver):
         info = backup_info or {}
         self.storage_url = info.get("swift_url") or self.opts.storage_url
         self.container = info.get("swift_container") or self.opts.container
+        # the user's token of Trove's request, when it came with one
+        self._token = info.get("trove_auth_token")
         self._conn = None
+        self._others = {}
 
     # -- connections ------------------------------------------------------
 
     def connection(self, retries=None, storage_url=None):
-        """A new swiftclient ``Connection`` with the configured
-        credentials.
+        """A new swiftclient ``Connection``: with the token of Trove's
+        request when one came with it (and a storage URL is known), else
+        with the configured credentials.
 
-        :raises BadRequest: no credentials are configured.
+        :raises BadRequest: neither is there.
         """
         swiftclient = _client()
         opts = self.opts
+        url = storage_url or self.storage_url
+        retries = opts.retries if retries is None else retries
+        if self._token and url:
+            # as Trove's guest: the request's token on Trove's swift_url
+            return swiftclient.Connection(
+                preauthurl=url, preauthtoken=self._token, retries=retries,
+                starting_backoff=0.5, max_backoff=4, timeout=opts.timeout,
+                insecure=opts.insecure)
         if not (opts.auth_url and opts.user and opts.key):
             raise exceptions.BadRequest(
-                reason="the 'swift' backup storage needs credentials: set "
-                "[%s] auth_url, user and key" % GROUP)
+                reason="the 'swift' backup storage needs credentials: a "
+                "request token with a swift_url, or set [%s] auth_url, "
+                "user and key" % GROUP)
         os_options = {"project_name": opts.project_name,
                       "user_domain_name": opts.user_domain_name,
                       "project_domain_name": opts.project_domain_name}
-        url = storage_url or self.storage_url
         if url:
             os_options["object_storage_url"] = url
         return swiftclient.Connection(
             authurl=opts.auth_url, user=opts.user, key=opts.key,
             auth_version=opts.auth_version, os_options=os_options,
-            retries=opts.retries if retries is None else retries,
+            retries=retries,
             starting_backoff=0.5, max_backoff=4, timeout=opts.timeout,
             insecure=opts.insecure)
 
@@ -342,10 +354,13 @@ class SwiftStorage(storage_mod.StorageDriver):
 
     def _target(self, location):
         base, container, obj = self.split(location)
-        conn = self.conn
         if base and base != self.storage_url:
-            conn = self.connection(storage_url=base)
-        return conn, container, obj
+            # a location names its own account (Trove's restore sends no
+            # swift_url): one connection per account
+            if base not in self._others:
+                self._others[base] = self.connection(storage_url=base)
+            return self._others[base], container, obj
+        return self.conn, container, obj
 
     def reference(self, location):
         """What Trove records for the object at ``location``.
