@@ -272,14 +272,13 @@ class TestBadInput:
 
     def test_unreachable_store(self, manager, swift_server):
         """A Swift nobody listens on: FAILED, saying where it looked."""
-        with helpers.taken_port() as port:
-            manager.conf.set_override(
-                "auth_url", "http://127.0.0.1:%d/auth/v1.0" % port,
-                group=swift_mod.GROUP)
-            with pytest.raises(exceptions.BackupError,
-                               match="cannot reach swift"):
-                manager.create_backup({"id": "unreach",
-                                       "storage_driver": "swift"})
+        manager.conf.set_override(
+            "auth_url", "http://127.0.0.1:%d/auth/v1.0" % net.free_port(),
+            group=swift_mod.GROUP)
+        with pytest.raises(exceptions.BackupError,
+                           match="cannot reach swift"):
+            manager.create_backup({"id": "unreach",
+                                   "storage_driver": "swift"})
         assert "cannot reach swift" in self._failed(manager, "unreach")
         assert "auth_url" in self._failed(manager, "unreach")
 
