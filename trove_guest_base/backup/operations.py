@@ -12,11 +12,16 @@ classes; everything around the bytes is here, once::
             ...
 
 ``create_backup`` resolves the strategy (``backup_info["type"]``, else
-the ``backup_strategy`` option), the storage driver and the key, reports
-``BUILDING``, streams, and reports ``COMPLETED`` with ``size``,
-``checksum``, ``location`` and ``backup_type`` (the states and fields of
-Trove's conductor ``update_backup``), or ``FAILED`` with a ``reason`` and
-re-raises: a failed backup is never reported complete.
+the ``backup_strategy`` option, else, for a backup with a ``parent``, the
+declared strategy that makes incremental backups), the storage driver
+(``backup_info["storage_driver"]``, else the ``backup_storage`` option)
+and the key, reports ``BUILDING``, streams, and reports ``COMPLETED``
+with ``size``, ``checksum``, ``location`` and ``backup_type`` (``full``
+or ``incremental``: the states and fields of Trove's conductor
+``update_backup``; an object store reports its URL and ETag), or
+``FAILED`` with the reason in ``description`` (the field of Trove's
+backup record a user sees) and re-raises: a failed backup is never
+reported complete.
 
 Why a mixin rather than methods on
 :class:`~trove_core.manager.BaseDatastoreManager`: a manager's capability
