@@ -14,6 +14,24 @@ from trove_guest_base.backup import swift as swift_mod
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.swift, pytest.mark.slow]
 
+# Runs in Trove's virtualenv: its backup model checks an object the way
+# its API does before a restore (the checksum is compared to the ETag).
+TROVE_CHECK = r'''
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from trove.common import cfg
+CONF = cfg.CONF
+CONF([], project="trove")
+base, token, location, checksum = sys.argv[1:5]
+CONF.set_override("swift_url", base)
+from trove.backup import models
+from trove.common import context
+ctx = context.TroveContext(user_id="u", project_id="test", auth_token=token)
+record = models.DBBackup(id="s", location=location, checksum=checksum,
+                         state="COMPLETED", storage_driver="swift")
+print(json.dumps(record.check_location_exist(ctx, verify_checksum=True)))
+'''
+
 # Runs in Trove's virtualenv: troveclient's log_generator (what
 # 'trove log-tail' and 'log-save' run) on what the guest published.
 TROVE_LOG = r'''
@@ -127,6 +145,17 @@ class TestSwiftBackups:
             _trove_info(swift_server, "snap1"))
         assert snapshot["dataset"]["location"].startswith(
             swift_server.storage_url)
+        python = os.environ.get("TROVE26_PYTHON")
+        if python and os.path.exists(python):
+            _url, token = swift_server.token()
+            run = subprocess.run(
+                [python, "-c", TROVE_CHECK,
+                 swift_server.storage_url[:-len("test")], token,
+                 snapshot["dataset"]["location"],
+                 snapshot["dataset"]["checksum"]],
+                capture_output=True, text=True, timeout=300, check=False)
+            assert run.returncode == 0, run.stderr[-3000:]
+            assert run.stdout.strip().splitlines()[-1] == "true"
         replica = _swift_manager(make_manager, swift_server, "swift-rep")
         replica.prepare(memory_mb=None, packages=[], databases=[],
                         users=[], snapshot=snapshot)
