@@ -583,8 +583,9 @@ class SSLTests(ConformanceBase):
 
         before = trove_manager.ssl_show()["status"]
         container = certs.make_container("conformance.test")
-        result = trove_manager.ssl_action(mode="basic", container=container,
-                                          enable=True, disable=False)
+        result = trove_manager.ssl_action(mode="enforced",
+                                          container=container, enable=True,
+                                          disable=False)
         assert result.get("restart_required") in (True, False), result
         try:
             if result["restart_required"]:
@@ -605,7 +606,7 @@ class SSLTests(ConformanceBase):
         and changes nothing."""
         before = trove_manager.ssl_show()
         with pytest.raises(exceptions.BadRequest):
-            trove_manager.ssl_action(mode="basic", container={
+            trove_manager.ssl_action(mode="enforced", container={
                 "certificate": "x", "private_key": "y"}, enable=True,
                 disable=False)
         assert trove_manager.ssl_show() == before
