@@ -15,6 +15,10 @@ have mariabackup || need+=(mariadb-backup)
 have redis-server || need+=(redis-server)
 have rabbitmq-server || need+=(rabbitmq-server)
 have git || need+=(git)
+# a real Swift (one replica, tempauth) for the swift backup storage tests
+have swift-proxy-server || need+=(swift swift-proxy swift-account \
+    swift-container swift-object)
+have memcached || need+=(memcached)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

@@ -30,8 +30,9 @@ from zope.interface import Interface
 
 __all__ = [
     "CAPABILITIES", "IAccess", "IBackup", "ICluster", "IConfiguration",
-    "IDatabases", "IGuestLogs", "ILifecycle", "IModules", "IReplication",
-    "IRoot", "IUpgrade", "IUsers", "IVolume", "OPERATIONS", "OperationSpec",
+    "IDatabases", "IDiagnostics", "IGuestLogs", "ILifecycle", "IModules",
+    "IReplication", "IRoot", "ISSL", "IUpgrade", "IUsers", "IVolume",
+    "OPERATIONS", "OperationSpec",
     "capabilities_of", "interfaces_of",
 ]
 
@@ -281,6 +282,29 @@ class IModules(Interface):
         """Remove one module."""
 
 
+class ISSL(Interface):
+    """TLS for the datastore's clients, with a certificate the control
+    plane sends (Trove guest API 1.3)."""
+
+    def ssl_show():
+        """Return the TLS status: ``{"status": "on"|"off", ...}``."""
+
+    def ssl_action(mode=None, container=None, enable=False, disable=False):
+        """Switch TLS on (``enable``, the certificate and key in
+        ``container``) or off (``disable``); ``mode`` is Trove's
+        ssl_mode."""
+
+    def ssl_rollback():
+        """Undo the last :meth:`ssl_action`."""
+
+
+class IDiagnostics(Interface):
+    """The guest's own diagnostics (process, memory, threads)."""
+
+    def get_diagnostics():
+        """Return Trove's diagnostics dict."""
+
+
 CALL, CAST = "call", "cast"
 
 # name: (kind, since, mutating, long) for every guest API operation.
@@ -350,6 +374,12 @@ _TAGS = {
         module_list=(CALL, "1.0", False, False),
         module_apply=(CALL, "1.0", True, False),
         module_remove=(CALL, "1.0", True, False)),
+    ISSL: dict(
+        ssl_show=(CALL, "1.3", False, False),
+        ssl_action=(CALL, "1.3", True, False),
+        ssl_rollback=(CALL, "1.3", True, False)),
+    IDiagnostics: dict(
+        get_diagnostics=(CALL, "1.0", False, False)),
 }
 
 _NAMES = {
@@ -357,7 +387,8 @@ _NAMES = {
     IAccess: "access", IRoot: "root", IBackup: "backup",
     IReplication: "replication", IConfiguration: "configuration",
     IGuestLogs: "guest_logs", ICluster: "cluster", IVolume: "volume",
-    IUpgrade: "upgrade", IModules: "modules",
+    IUpgrade: "upgrade", IModules: "modules", ISSL: "ssl",
+    IDiagnostics: "diagnostics",
 }
 
 #: capability name -> interface, in a stable order.

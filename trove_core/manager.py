@@ -137,6 +137,9 @@ class BaseDatastoreManager(abc.ABC):
         if name not in caps.OPERATIONS:
             raise exceptions.UnknownOperation(operation=name)
         if name not in self.operations():
+            LOG.warning("refusing %s: datastore %s does not declare the "
+                        "%r capability", name, self.name,
+                        caps.OPERATIONS[name].capability)
             raise exceptions.OperationNotSupported(datastore=self.name,
                                                    operation=name)
         return getattr(self, name)
@@ -272,6 +275,9 @@ class BaseDatastoreManager(abc.ABC):
         self.set_status(ServiceStatus.BUILDING)
         started = time.monotonic()
         try:
+            # refused before anything is touched, never dropped
+            apply_modules = (self.operation("module_apply")
+                             if request.modules else None)
             self.reporter.progress("prepare", 0, 3, "initializing")
             self.do_prepare(request)
             self.reporter.progress("prepare", 1, 3, "datastore started")
@@ -282,6 +288,8 @@ class BaseDatastoreManager(abc.ABC):
             if request.root_password:
                 self.operation("enable_root_with_password")(
                     request.root_password)
+            if apply_modules is not None:
+                apply_modules(list(request.modules))
         except Exception as exc:
             LOG.error("prepare of datastore %s failed: %s", self.name,
                       type(exc).__name__)

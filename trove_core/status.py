@@ -42,3 +42,7 @@ class NullReporter:
     def backup_update(self, backup_id, **fields):
         """A backup changed state (``state``, ``size``, ``checksum``,
         ``location``, ...), as Trove's ``update_backup`` carries it."""
+
+    def report_root(self):
+        """Root was found enabled (after a restore), as Trove's
+        ``report_root`` records it."""

@@ -585,13 +585,36 @@ class GuestAPIEndpoint:
         return _expected(run)
 
 
+#: the arguments that may name an object store Trove reaches with the
+#: request's token (its guest uses ``context.auth_token`` for Swift)
+_STORE_ARGUMENTS = ("backup_info", "snapshot_info")
+#: where the request's token travels to the storage driver
+AUTH_TOKEN_KEY = "trove_auth_token"  # noqa: S105 - a key name
+
+
+def with_request_token(ctxt, kwargs):
+    """Copy the request context's ``auth_token`` into the backup or
+    snapshot info of ``kwargs`` (a copy), under :data:`AUTH_TOKEN_KEY`,
+    so the storage driver can use the user's token as Trove's own guest
+    does. Other arguments are left alone."""
+    token = ctxt.get("auth_token") if isinstance(ctxt, dict) else None
+    if not token:
+        return kwargs
+    out = dict(kwargs)
+    for key in _STORE_ARGUMENTS:
+        if isinstance(out.get(key), dict):
+            out[key] = dict(out[key], **{AUTH_TOKEN_KEY: token})
+    return out
+
+
 def _operation_method(name):
     spec = caps.OPERATIONS[name]
 
     def method(self, ctxt, /, **kwargs):
         def run():
             _verify(ctxt, name, self._runtime.guest_id)
-            return self._runtime.handle(name, kwargs)
+            return self._runtime.handle(name,
+                                        with_request_token(ctxt, kwargs))
         return _expected(run)
 
     method.__name__ = method.__qualname__ = name

@@ -116,6 +116,10 @@ class ConductorReporter(NullReporter):
                                        "backup %s: %s"
                                        % (backup_id, fields["state"]))
 
+    def report_root(self):
+        """Cast ``report_root``: Trove then shows root as enabled."""
+        self._cast("report_root")
+
     # -- heartbeats ---------------------------------------------------------
 
     def heartbeat(self, status=None):

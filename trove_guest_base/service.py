@@ -281,7 +281,13 @@ def main(argv=None):
         print("trove-guestagent: configuration error: %s" % exc,
               file=sys.stderr)
         return EXIT_REFUSED
-    _setup_logging(conf)
+    try:
+        _setup_logging(conf)
+    except OSError as exc:
+        print("trove-guestagent: refusing to start: cannot open [DEFAULT] "
+              "log_file %r: %s (create its directory or change log_file)"
+              % (conf.log_file, exc.strerror), file=sys.stderr)
+        return EXIT_REFUSED
     try:
         record, manager_cls = load_plugin(conf)
         service = GuestService(conf, record, manager_cls)

@@ -51,6 +51,10 @@ class TestRefusesToStart:
         pytest.param({"default": {"transport_url": "nodriver://h/"}},
                      r"invalid \[DEFAULT\] transport_url",
                      id="unknown-driver"),
+        pytest.param({"default": {"log_file": "/nonexistent-trove-dir/g.log"}},
+                     r"cannot open \[DEFAULT\] log_file "
+                     r"'/nonexistent-trove-dir/g.log'.*create its directory",
+                     id="log-file-dir-missing"),
     ])
     def test_refusal(self, make_guest, kwargs, match):
         """The guest exits 2 naming the reason and the fix."""

@@ -74,6 +74,11 @@ try:
 except Exception as exc:
     out["mount_volume"] = "%s: %s" % (type(exc).__name__, exc)
 out["enable_root"] = guest.enable_root()
+for name in ("ssl_show", "get_diagnostics"):  # API 1.3 and 1.0
+    try:
+        out[name] = getattr(guest, name)()
+    except Exception as exc:
+        out[name] = "%s: %s" % (type(exc).__name__, exc)
 print(json.dumps(out))
 '''
 
@@ -163,3 +168,12 @@ class TestTrove26Client:
         assert "does not support operation 'mount_volume'" in out[
             "mount_volume"]
         assert out["enable_root"]["_password"]
+        refused = []
+        if datastore == "mysql":  # declares TLS and diagnostics
+            assert out["ssl_show"] == {"status": "off"}
+            assert out["get_diagnostics"]["threads"] >= 1
+        else:
+            refused += ["ssl_show", "get_diagnostics"]
+        for name in refused:
+            assert out[name].startswith("GuestError"), out[name]
+            assert "does not support operation %r" % name in out[name]

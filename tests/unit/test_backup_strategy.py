@@ -182,7 +182,7 @@ class TestSharedFlow:
         states = [f["state"] for _, f in manager.reporter.backups]
         assert states == ["BUILDING", "COMPLETED"]
         done = manager.reporter.last_backup("b1")
-        assert done["backup_type"] == "teststrat-good"
+        assert done["backup_type"] == "full"
         assert done["location"] == "b1.gz" == result.location
         assert done["checksum"] == result.checksum
         assert done["size"] == result.size / 1024.0 ** 3
@@ -212,6 +212,43 @@ class TestSharedFlow:
                 "location": "b1.gz"}})
         assert "teststrat-good" in info.value.reason
         assert manager.reporter.last_backup("b3")["state"] == "FAILED"
+
+    def test_parent_picks_an_incremental_strategy(self, manager,
+                                                  monkeypatch):
+        """Trove sends no type: with a parent, the declared strategy
+        that makes incremental backups is used, and the record says
+        ``incremental``."""
+        from trove_test_plugins import strategies
+
+        monkeypatch.setattr(strategies.BoomBackup, "incremental", True)
+        with pytest.raises(exceptions.BackupError, match="the tool broke"):
+            manager.create_backup({"id": "b7", "parent": {
+                "location": "b1.gz", "checksum": "x"}})
+        updates = [f for i, f in manager.reporter.backups if i == "b7"]
+        assert [u["backup_type"] for u in updates] == ["incremental"] * 2
+
+    def test_failure_reason_in_description(self, manager):
+        """The reason travels in ``description``, a field Trove's backup
+        record keeps, after the user's own description."""
+        with pytest.raises(exceptions.BackupError):
+            manager.create_backup({"id": "b8", "type": "teststrat-boom",
+                                   "description": "nightly"})
+        failed = manager.reporter.last_backup("b8")
+        assert failed["state"] == "FAILED" and failed["success"] is False
+        assert failed["backup_type"] == "full"
+        assert failed["description"].startswith(
+            "nightly (backup failed: RuntimeError: the tool broke")
+
+    def test_unknown_storage_driver_reported_failed(self, manager, tmp_path):
+        """backup_info naming a storage driver nobody installed fails with
+        the reason in the description; nothing is written."""
+        with pytest.raises(exceptions.PluginNotFound, match="'nosuch'"):
+            manager.create_backup({"id": "b9", "storage_driver": "nosuch"})
+        failed = manager.reporter.last_backup("b9")
+        assert failed["state"] == "FAILED"
+        assert "no backup storage driver 'nosuch'" in failed["description"]
+        root = manager.options.backup_storage_root
+        assert not os.path.exists(root) or not os.listdir(root)
 
     def test_undeclared_type_reported_failed(self, manager):
         """A type the datastore does not declare is reported FAILED."""

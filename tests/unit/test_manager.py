@@ -72,8 +72,10 @@ class TestCapabilities:
             "make_read_only", "enable_as_master", "get_last_txn",
             "get_latest_txn_id", "wait_for_txn", "demote_replication_master",
             "guest_log_list", "guest_log_action", "module_list",
-            "module_apply", "module_remove"}
+            "module_apply", "module_remove", "ssl_show", "ssl_action",
+            "ssl_rollback", "get_diagnostics"}
         assert trove <= set(capabilities.OPERATIONS)
+        assert capabilities.OPERATIONS["ssl_action"].since == "1.3"
 
     def test_derived_from_declaration(self, manager_cls):
         """The capability set comes from @implementer, nothing else."""
@@ -208,3 +210,43 @@ class TestSecrets:
         mgr = make()
         first, second = mgr.generate_password(), mgr.generate_password()
         assert len(first) == 36 and first != second
+
+
+class TestTrove13Refusals:
+    """API 1.3's TLS calls, diagnostics and prepare's modules: refused,
+    logged, never dropped, by a datastore that does not declare them."""
+
+    @pytest.mark.parametrize("name, kwargs", [
+        pytest.param("ssl_show", {}, id="ssl_show"),
+        pytest.param("ssl_action", {"mode": "REQUIRED", "container": {},
+                                    "enable": True, "disable": False},
+                     id="ssl_action"),
+        pytest.param("ssl_rollback", {}, id="ssl_rollback"),
+        pytest.param("get_diagnostics", {}, id="get_diagnostics"),
+    ])
+    def test_refused_with_a_log_line(self, tmp_path, caplog, name, kwargs):
+        """OperationNotSupported names the operation; a warning names
+        the capability."""
+        from trove_core.testing import helpers
+
+        mgr = helpers.make_fake_manager(tmp_path)
+        with caplog.at_level("WARNING"), pytest.raises(
+                exceptions.OperationNotSupported, match=name) as info:
+            mgr.operation(name)(**kwargs)
+        assert info.value.kwargs["operation"] == name
+        assert any("refusing %s" % name in r.getMessage()
+                   for r in caplog.records)
+
+    def test_prepare_modules_refused_before_anything(self, tmp_path):
+        """prepare with modules on a datastore without the modules
+        capability fails before the datastore is touched."""
+        from trove_core.status import ServiceStatus
+        from trove_core.testing import helpers
+
+        mgr = helpers.make_fake_manager(tmp_path)
+        with pytest.raises(exceptions.OperationNotSupported,
+                           match="module_apply"):
+            mgr.prepare(memory_mb=64, packages=[], databases=[], users=[],
+                        modules=[{"id": "m1", "contents": "x"}])
+        assert mgr.status is ServiceStatus.FAILED
+        assert not os.path.exists(os.path.join(str(tmp_path), "data"))

@@ -22,12 +22,14 @@ class RecordingReporter:
         reported, in order.
     :ivar progress_events: ``(operation, done, total, message)`` tuples.
     :ivar backups: ``(backup_id, fields)`` tuples.
+    :ivar root_reports: how many times root was reported enabled.
     """
 
     def __init__(self):
         self.statuses = []
         self.progress_events = []
         self.backups = []
+        self.root_reports = 0
 
     def status_changed(self, status):
         """Record a status change."""
@@ -40,6 +42,10 @@ class RecordingReporter:
     def backup_update(self, backup_id, **fields):
         """Record a backup state change."""
         self.backups.append((backup_id, dict(fields)))
+
+    def report_root(self):
+        """Count ``report_root`` casts."""
+        self.root_reports += 1
 
     def last_backup(self, backup_id):
         """The fields of the last update of ``backup_id``, or ``None``."""

@@ -12,11 +12,16 @@ classes; everything around the bytes is here, once::
             ...
 
 ``create_backup`` resolves the strategy (``backup_info["type"]``, else
-the ``backup_strategy`` option), the storage driver and the key, reports
-``BUILDING``, streams, and reports ``COMPLETED`` with ``size``,
-``checksum``, ``location`` and ``backup_type`` (the states and fields of
-Trove's conductor ``update_backup``), or ``FAILED`` with a ``reason`` and
-re-raises: a failed backup is never reported complete.
+the ``backup_strategy`` option, else, for a backup with a ``parent``, the
+declared strategy that makes incremental backups), the storage driver
+(``backup_info["storage_driver"]``, else the ``backup_storage`` option)
+and the key, reports ``BUILDING``, streams, and reports ``COMPLETED``
+with ``size``, ``checksum``, ``location`` and ``backup_type`` (``full``
+or ``incremental``: the states and fields of Trove's conductor
+``update_backup``; an object store reports its URL and ETag), or
+``FAILED`` with the reason in ``description`` (the field of Trove's
+backup record a user sees) and re-raises: a failed backup is never
+reported complete.
 
 Why a mixin rather than methods on
 :class:`~trove_core.manager.BaseDatastoreManager`: a manager's capability
@@ -26,6 +31,7 @@ would put ``create_backup`` on every manager, declared or not; a mixin
 keeps "has the backup operations" and "declares ``IBackup``" together.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -38,7 +44,7 @@ from trove_guest_base.backup import pipeline as pipeline_mod
 from trove_guest_base.backup import storage as storage_mod
 from trove_guest_base.backup import strategy as strategy_mod
 
-__all__ = ["BackupOperations", "read_key"]
+__all__ = ["BackupOperations", "failure_description", "read_key"]
 
 LOG = logging.getLogger(__name__)
 
@@ -46,6 +52,10 @@ LOG = logging.getLogger(__name__)
 BACKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 #: Trove's conductor backup states.
 BUILDING, COMPLETED, FAILED = "BUILDING", "COMPLETED", "FAILED"
+#: Trove's backup types (its records' ``backup_type``).
+TROVE_FULL, TROVE_INCREMENTAL = "full", "incremental"
+#: Trove's ``backups.description`` column holds 512 characters.
+_DESCRIPTION_MAX = 512
 _GIB = 1024.0 ** 3
 _HEX = re.compile(r"[0-9A-Fa-f]{64}")
 
@@ -91,12 +101,41 @@ def read_key(path, option="backup_encryption_key_file", backup_id="-"):
     return key
 
 
+#: what a backup journal keeps of backup_info: where the backup goes.
+_JOURNAL_KEYS = ("storage_driver", "swift_url", "swift_container")
+
+
 def _remove(path):
     if path:
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def _as_trove_sees_it(storage, result):
+    # An object store names its objects by URL and checks them by ETag:
+    # report those, so Trove finds, verifies and deletes what it records.
+    reference = getattr(storage, "reference", None)
+    if reference is None:
+        return result
+    location, checksum = reference(result.location)
+    return dataclasses.replace(result, location=location, checksum=checksum)
+
+
+def failure_description(backup_info, reason):
+    """The backup record's description telling why it failed.
+
+    Trove's conductor keeps only the fields of its backup record;
+    ``description`` is the one a user sees next to ``FAILED``. The
+    user's own description is kept in front.
+    """
+    own = (backup_info or {}).get("description") if isinstance(
+        backup_info, dict) else None
+    text = "backup failed: %s" % reason
+    if own:
+        text = "%s (%s)" % (own, text)
+    return text[:_DESCRIPTION_MAX]
 
 
 class BackupOperations:
@@ -129,6 +168,8 @@ class BackupOperations:
         :raises TierNotAllowed: the tier policy refuses it.
         :raises PluginNotFound: it is not installed.
         """
+        if name in (TROVE_FULL, TROVE_INCREMENTAL):
+            name = None  # Trove's record type, not a strategy
         name = self.backup_type_aliases.get(name, name)
         cache = self.__dict__.setdefault("_backup_strategies", {})
         key = name or self.options.backup_strategy
@@ -136,10 +177,17 @@ class BackupOperations:
             cache[key] = strategy_mod.load_strategy(self, "backup", name)
         return cache[key]
 
-    def backup_storage(self):
-        """The configured backup storage driver."""
-        return storage_mod.get_storage(self.options.backup_storage,
-                                       root=self.options.backup_storage_root)
+    def backup_storage(self, backup_info=None):
+        """The storage driver ``backup_info`` names (Trove's
+        ``storage_driver``), else the ``backup_storage`` option's.
+
+        :raises PluginNotFound: no driver of that name is installed.
+        """
+        info = backup_info if isinstance(backup_info, dict) else {}
+        name = info.get("storage_driver") or self.options.backup_storage
+        return storage_mod.get_storage(
+            name, root=self.options.backup_storage_root, options=self.options,
+            conf=self.conf, backup_info=info)
 
     def backup_key(self, backup_id="-"):
         """The backup encryption key (32 bytes), or ``None`` when
@@ -182,21 +230,18 @@ class BackupOperations:
         """
         backup_id = self._check_id(backup_info)
         strategy = None
-        self.reporter.backup_update(backup_id, state=BUILDING)
+        parent = backup_info.get("parent")
+        backup_type = TROVE_INCREMENTAL if parent else TROVE_FULL
+        self.reporter.backup_update(backup_id, state=BUILDING,
+                                    backup_type=backup_type)
         journal = None
         try:
-            strategy = self.backup_strategy(backup_info.get("type"))
-            parent = backup_info.get("parent")
-            if parent and not strategy.incremental:
-                raise exceptions.BadRequest(
-                    reason="backup strategy %r cannot make incremental "
-                    "backups; back up without a parent or name a strategy "
-                    "that can in backup_info's 'type'" % strategy.name)
+            strategy = self.strategy_for_backup(backup_info)
             location = self._check_location(
                 backup_info.get("location"), strategy) or strategy.location(
                     backup_id)
-            storage = self.backup_storage()
-            journal = self._journal(backup_id, location)
+            storage = self.backup_storage(backup_info)
+            journal = self._journal(backup_id, location, backup_info)
             with pipeline_mod.time_limits(stall=getattr(
                     self.options, "backup_stall_timeout", None)):
                 result = strategy.backup(
@@ -204,14 +249,15 @@ class BackupOperations:
                     key=self.backup_key(backup_id),
                     progress=lambda done: self.reporter.progress(
                         "backup", done, None, "bytes read"))
+            result = _as_trove_sees_it(storage, result)
         except Exception as exc:
             _remove(journal)
             reason = "%s: %s" % (type(exc).__name__, exc)
             LOG.error("backup %s failed: %s", backup_id, reason)
-            fields = {"state": FAILED, "reason": reason[:500]}
-            if strategy is not None:
-                fields["backup_type"] = strategy.name
-            self.reporter.backup_update(backup_id, **fields)
+            self.reporter.backup_update(
+                backup_id, state=FAILED, backup_type=backup_type,
+                success=False, reason=reason[:500],
+                description=failure_description(backup_info, reason))
             if isinstance(exc, exceptions.TroveError):
                 raise
             raise exceptions.BackupError(backup_id=backup_id,
@@ -220,7 +266,7 @@ class BackupOperations:
         self.reporter.backup_update(
             backup_id, state=COMPLETED, size=result.size / _GIB,
             checksum=result.checksum, location=result.location,
-            backup_type=strategy.name, success=True)
+            backup_type=backup_type, success=True)
         LOG.info("backup %s completed with %s: %d bytes stored in %.1f s",
                  backup_id, strategy.name, result.size, result.seconds)
         return result
@@ -242,14 +288,20 @@ class BackupOperations:
     def _journal_dir(self):
         return os.path.join(self.state_dir, "backups-running")
 
-    def _journal(self, backup_id, location):
-        """Note a backup in flight, for :meth:`recover_backups`."""
+    def _journal(self, backup_id, location, backup_info=None):
+        """Note a backup in flight, for :meth:`recover_backups`, with where
+        it is stored (never a credential: a token stays out)."""
         from trove_guest_base import files
 
+        where = {k: v for k, v in (backup_info or {}).items()
+                 if k in _JOURNAL_KEYS and isinstance(v, str)}
         path = os.path.join(self._journal_dir(), backup_id + ".json")
         os.makedirs(self._journal_dir(), mode=0o700, exist_ok=True)
         files.atomic_write(path, json.dumps(
-            {"id": backup_id, "location": location,
+            {"id": backup_id, "location": location, "storage": where,
+             "backup_type": (TROVE_INCREMENTAL
+                             if (backup_info or {}).get("parent")
+                             else TROVE_FULL),
              "started_at": time.time()}), mode=0o600)
         return path
 
@@ -271,11 +323,14 @@ class BackupOperations:
                 with open(path, encoding="utf-8") as handle:
                     entry = json.load(handle)
                 backup_id, location = entry["id"], entry["location"]
+                where = entry.get("storage") or {}
+                backup_type = entry.get("backup_type", TROVE_FULL)
             except (OSError, ValueError, KeyError, TypeError):
                 LOG.warning("removing unreadable backup journal %s", path)
                 _remove(path)
                 continue
-            settled[backup_id] = self._settle(backup_id, location)
+            settled[backup_id] = self._settle(backup_id, location, where,
+                                             backup_type)
             _remove(path)
         return settled
 
@@ -288,17 +343,22 @@ class BackupOperations:
         """
         return self.recover_backups()
 
-    def _settle(self, backup_id, location):
-        storage = self.backup_storage()
+    def _settle(self, backup_id, location, where=None,
+                backup_type=TROVE_FULL):
+        storage = self.backup_storage(where)
         try:
             meta = pipeline_mod.verify(storage, location)
         except exceptions.TroveError:
             meta = None
         if meta is not None:
+            checksum = meta["checksum"]
+            reference = getattr(storage, "reference", None)
+            if reference is not None:
+                location, checksum = reference(location)
             self.reporter.backup_update(
                 backup_id, state=COMPLETED, size=meta["size"] / _GIB,
-                checksum=meta["checksum"], location=location,
-                backup_type=meta.get("strategy"), success=True)
+                checksum=checksum, location=location,
+                backup_type=backup_type, success=True)
             LOG.info("backup %s had completed before the guest stopped",
                      backup_id)
             return COMPLETED
@@ -309,9 +369,52 @@ class BackupOperations:
                         backup_id, exc)
         reason = ("the guest stopped while the backup was running; its "
                   "unfinished upload was removed; take a new backup")
-        self.reporter.backup_update(backup_id, state=FAILED, reason=reason)
+        self.reporter.backup_update(
+            backup_id, state=FAILED, backup_type=backup_type, success=False,
+            reason=reason, description=failure_description(None, reason))
         LOG.warning("backup %s: %s", backup_id, reason)
         return FAILED
+
+    def strategy_for_backup(self, backup_info):
+        """The strategy that can make the backup ``backup_info`` asks
+        for.
+
+        ``type`` names one (Trove never sends it); else the
+        ``backup_strategy`` option's, unless the backup has a
+        ``parent`` and that strategy cannot make incremental backups:
+        then the first declared strategy that can.
+
+        :raises BadRequest: the named strategy, or every declared one,
+            cannot make the incremental backup asked for.
+        """
+        named = backup_info.get("type")
+        strategy = self.backup_strategy(named)
+        if not backup_info.get("parent") or strategy.incremental:
+            return strategy
+        if not named:
+            for candidate in self._declared_backup_strategies():
+                if candidate.incremental:
+                    LOG.info("backup %s has a parent: using %s, the "
+                             "declared strategy that makes incremental "
+                             "backups", backup_info.get("id"),
+                             candidate.name)
+                    return candidate
+        raise exceptions.BadRequest(
+            reason="backup strategy %r cannot make incremental backups "
+            "and no declared strategy of %r can; back up without a "
+            "parent, or name a strategy that can in backup_info's 'type'"
+            % (strategy.name, self.name))
+
+    def _declared_backup_strategies(self):
+        desc = strategy_mod._descriptor(self)  # noqa: SLF001 - same package
+        for declared in desc.strategies:
+            if declared.kind != "backup":
+                continue
+            try:
+                yield self.backup_strategy(declared.name)
+            except exceptions.TroveError as exc:
+                LOG.debug("backup strategy %s is not usable: %s",
+                          declared.name, exc)
 
     def pre_create_backup(self):
         """Quiesce writes before a volume snapshot; nothing by default."""
@@ -338,7 +441,7 @@ class BackupOperations:
         if not isinstance(backup_info, dict):
             raise exceptions.BadRequest(reason="backup_info must be a dict")
         location = backup_info.get("location")
-        storage = self.backup_storage()
+        storage = self.backup_storage(backup_info)
         if not location:
             if not backup_info.get("id"):
                 raise exceptions.BadRequest(
@@ -347,9 +450,11 @@ class BackupOperations:
                 backup_info.get("type")).location(
                     self._check_id(backup_info))
         meta = storage.metadata(location)
-        expected = backup_info.get("checksum")
+        expected = (backup_info.get("checksum") or "").strip('"')
         stored = meta.get("checksum")
-        if expected and stored not in (expected, "sha256:%s" % expected):
+        # an object store's ETag (what Trove records) counts as well
+        known = {stored, meta.get("etag")} - {None}
+        if expected and not known & {expected, "sha256:%s" % expected}:
             raise exceptions.BackupError(
                 backup_id=backup_info.get("id") or location,
                 reason="the control plane expects checksum %s but storage "
@@ -372,7 +477,7 @@ class BackupOperations:
         backup_id = backup_info.get("id") or location
         LOG.info("restoring backup %s with %s", backup_id, strategy.name)
         return strategy.restore(
-            self.backup_storage(), location,
+            self.backup_storage(backup_info), location,
             key=self.backup_key(backup_id),
             progress=lambda done: self.reporter.progress(
                 "restore", done, None, "bytes restored"))

@@ -18,6 +18,7 @@ class RecordingReporter:
         self.statuses = []
         self.backups = []
         self.progress_calls = 0
+        self.root_reports = 0
 
     def status_changed(self, status):
         """Record a status change."""
@@ -30,6 +31,10 @@ class RecordingReporter:
     def backup_update(self, backup_id, **fields):
         """Record a backup update."""
         self.backups.append(dict(fields, backup_id=backup_id))
+
+    def report_root(self):
+        """Count root reports."""
+        self.root_reports += 1
 
 
 def make_conf(root, port=None, storage=None, **overrides):

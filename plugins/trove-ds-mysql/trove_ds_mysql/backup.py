@@ -151,6 +151,9 @@ class MariaBackup(MySQLBackupStrategy):
             shutil.rmtree(path, ignore_errors=True)
 
     def _parent_lsn(self, storage, parent, scratch):
+        lsn = storage.metadata(parent["location"]).get("to_lsn")
+        if lsn:
+            return lsn
         target = os.path.join(scratch, "parent_checkpoints")
         pipeline.run_restore(storage, parent["location"] + ".checkpoints",
                              pipeline.File(target))
@@ -183,12 +186,20 @@ class MariaBackup(MySQLBackupStrategy):
                 pipeline.Command(argv, check=XBSTREAM_CHECK), storage,
                 location, key=key,
                 progress=progress, metadata=metadata)
+            checkpoints = os.path.join(lsn_dir, "xtrabackup_checkpoints")
             try:
-                pipeline.run_backup(
-                    pipeline.File(os.path.join(lsn_dir,
-                                               "xtrabackup_checkpoints")),
-                    storage, location + ".checkpoints",
-                    metadata=self.metadata(of=location))
+                if hasattr(storage, "update_metadata"):
+                    # an object store keeps the LSNs with the object:
+                    # Trove deletes one object, and leaves no sidecar
+                    storage.update_metadata(location, {
+                        k: v for k, v in _checkpoints(checkpoints).items()
+                        if k in ("from_lsn", "to_lsn",
+                                 "last_lsn")})
+                else:
+                    pipeline.run_backup(
+                        pipeline.File(checkpoints), storage,
+                        location + ".checkpoints",
+                        metadata=self.metadata(of=location))
             except BaseException:
                 storage.delete(location)
                 raise

@@ -28,6 +28,7 @@ from trove_core import manager
 from trove_core import models
 from trove_core.status import ServiceStatus
 from trove_guest_base import backup as backup_base
+from trove_guest_base import diagnostics
 from trove_guest_base import files
 
 from trove_ds_mysql import admin as admin_mod
@@ -35,6 +36,7 @@ from trove_ds_mysql import backup as backup_mod
 from trove_ds_mysql import configuration
 from trove_ds_mysql import guestlog
 from trove_ds_mysql import service
+from trove_ds_mysql import tls as tls_mod
 
 __all__ = ["Manager"]
 
@@ -58,8 +60,11 @@ def _user(item):
 
 @implementer(caps.ILifecycle, caps.IDatabases, caps.IUsers, caps.IAccess,
              caps.IRoot, caps.IBackup, caps.IReplication,
-             caps.IConfiguration, caps.IGuestLogs)
-class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
+             caps.IConfiguration, caps.IGuestLogs, caps.ISSL,
+             caps.IDiagnostics)
+class Manager(backup_base.BackupOperations,
+              diagnostics.DiagnosticsOperations,
+              manager.BaseDatastoreManager):
     """Guest manager of the mysql datastore (MariaDB 10.6+)."""
 
     backup_type_aliases = backup_mod.TROVE_TYPES
@@ -71,6 +76,7 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         self.admin = admin_mod.MySQLAdmin(self.server, self.options)
         self.schema = configuration.load_schema()
         self.logs = guestlog.GuestLogs(self)
+        self.tls = tls_mod.TLS(self)
         self._replication = None
         self._read_lock = None
 
@@ -122,8 +128,14 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             base = None
         overrides = dict(self.recall("overrides", {}))
         overrides.update(self.log_overrides())
+        overrides.update(self.tls.overrides())
         self.server.write_config(self.server.render_config(
             base, overrides, self.recall("memory_mb")))
+
+    def render_config(self):
+        """Render ``my.cnf`` from the kept base configuration and the
+        current overrides (used on the next start)."""
+        self._render()
 
     def write_config(self, config_contents):
         """Keep ``config_contents`` as the base configuration and render
@@ -164,6 +176,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             password = self.generate_password()
             self.store_secret(ADMIN_SECRET, password)
         backup_info = request.backup_info
+        if request.snapshot:
+            self._check_snapshot(request.snapshot)
         if not backup_info and request.snapshot:
             dataset = request.snapshot.get("dataset", {})
             backup_info = {"id": dataset.get("snapshot_id"),
@@ -173,6 +187,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         try:
             self._init_data(backup_info, password)
             self.server.start()
+            if backup_info:
+                self._report_restored_root()
             if request.snapshot:
                 self.replication.attach(request.snapshot,
                                         request.snapshot.get("config"))
@@ -180,6 +196,26 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             LOG.error("prepare failed; stopping the server it started")
             self._stop_quietly()
             raise
+
+    def _check_snapshot(self, snapshot):
+        dataset = snapshot.get("dataset") if isinstance(
+            snapshot, dict) else None
+        source = (dataset or {}).get("datastore_manager")
+        if not isinstance(dataset, dict) or source != self.name:
+            raise exceptions.BadRequest(
+                reason="the replication snapshot comes from datastore %r, "
+                "not %r; a replica must be built from a snapshot of a %s "
+                "primary" % (source, self.name, self.name))
+
+    def _report_restored_root(self):
+        # As Trove's guest: a restored root@'%' is reported, so Trove
+        # shows root enabled for this instance too.
+        if self.admin.is_root_enabled():
+            self.remember(root_enabled=True)
+            report = getattr(self.reporter, "report_root", None)
+            if report is not None:
+                report()
+            LOG.info("the restored backup has root enabled; reported it")
 
     def _stop_quietly(self):
         try:
@@ -241,7 +277,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         return super().recover_after_restart()
 
     def probe_status(self):
-        """The server's status, from its process and a query."""
+        """The server's status, from its process and a bounded query;
+        never ``healthy`` on a port the guest does not own (``blocked``)."""
         import pymysql
 
         runner = self.server.runner
@@ -249,10 +286,17 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
             try:
                 with self.server.admin(
                         timeout=service.PROBE_TIMEOUT) as cur:
-                    cur.execute("SELECT 1")
+                    cur.execute("SELECT @@global.port")
+                    port = cur.fetchone()[0]
             except exceptions.DatastoreError:
                 return ServiceStatus.RUNNING
             except pymysql.err.MySQLError:
+                return ServiceStatus.BLOCKED
+            if int(port) != int(self.options.port):
+                LOG.warning("the server listens on port %s, not on the "
+                            "configured [mysql] port %s; reporting it "
+                            "blocked (something outside the guest's "
+                            "my.cnf configured it)", port, self.options.port)
                 return ServiceStatus.BLOCKED
             if self.recall("restart_required"):
                 return ServiceStatus.RESTART_REQUIRED
@@ -456,3 +500,19 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         return self.logs.action(log_name, enable=enable, disable=disable,
                                 publish=publish, discard=discard)
 
+
+    # -- TLS (API 1.3) --------------------------------------------------------
+
+    def ssl_show(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.show()
+
+    def ssl_action(self, mode=None, container=None, enable=False,
+                   disable=False):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.action(mode=mode, container=container,
+                               enable=enable, disable=disable)
+
+    def ssl_rollback(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.rollback()

@@ -11,7 +11,8 @@ DESCRIPTOR = DatastoreDescriptor(
     summary="MySQL and MariaDB servers",
     capabilities=frozenset({
         "lifecycle", "databases", "users", "access", "root", "backup",
-        "replication", "configuration", "guest_logs"}),
+        "replication", "configuration", "guest_logs", "ssl",
+        "diagnostics"}),
     engine_versions=("10.11", "10.6", "8.0"),
     strategies=(
         Strategy("mysqldump", "backup", "stable",

@@ -39,6 +39,19 @@ def normalize_key(key):
     return key.strip().replace("-", "_").lower()
 
 
+def _drop_includes(config):
+    """Remove ``!include``/``!includedir`` lines: a file the guest does
+    not own could move the port, socket or data directory under it."""
+    for name, section in config.sections.items():
+        for key in [k for k in section
+                    if k.strip().lower().startswith("!include")]:
+            LOG.warning("dropping %r from [%s] of config_contents: the "
+                        "guest reads only the my.cnf it renders (put the "
+                        "settings in a configuration group instead)",
+                        key.strip(), name)
+            del section[key]
+
+
 def _set(section, key, value):
     for existing in [k for k in section if normalize_key(k) == key]:
         del section[existing]
@@ -102,6 +115,9 @@ class MySQLServer:
         Layers, later ones winning: the guest's defaults,
         ``config_contents`` (Trove's rendered template), the keys the
         guest owns (paths, port, identity), then ``overrides``.
+        ``!include`` and ``!includedir`` lines (Trove's template ends
+        with ``!includedir /etc/mysql/conf.d/``) are dropped with a
+        warning: files the guest does not own never reach the server.
 
         :param config_contents: ini text, or ``None``.
         :param overrides: ``{name: value}`` for ``[mysqld]``, already
@@ -125,6 +141,7 @@ class MySQLServer:
         config = configfile.IniConfig({"client": {}, "mysqld": mysqld})
         if config_contents:
             config.merge(configfile.IniConfig.parse(config_contents))
+        _drop_includes(config)
         owned = {
             "user": self.options.service_user,
             "datadir": self.data_dir,

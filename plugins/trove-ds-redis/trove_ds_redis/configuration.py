@@ -28,6 +28,8 @@ GUEST_OWNED = frozenset({
     "slaveof", "masterauth", "masteruser", "unixsocket", "unixsocketperm",
     "enable-debug-command", "enable-module-command", "loadmodule",
     "appenddirname", "appendfilename", "pidfile", "supervised",
+    "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file",
+    "tls-ca-cert-dir", "tls-auth-clients",
 })
 
 

@@ -26,6 +26,7 @@ from trove_core import manager
 from trove_core import models
 from trove_core.status import ServiceStatus
 from trove_ds_redis import configuration
+from trove_ds_redis import tls as tls_mod
 from trove_ds_redis import users as acl
 from trove_guest_base import backup
 from trove_guest_base import files
@@ -48,7 +49,7 @@ def _pairs(reply):
 
 
 @implementer(caps.IUsers, caps.IAccess, caps.IRoot, caps.IBackup,
-             caps.IReplication, caps.IConfiguration)
+             caps.IReplication, caps.IConfiguration, caps.ISSL)
 class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
     """Guest manager of the Redis datastore."""
 
@@ -57,6 +58,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         self._runner = None
         self._client = None
         self._replication = None
+        self.tls = tls_mod.TLS(self)
 
     # -- paths and plumbing -----------------------------------------------
 
@@ -141,7 +143,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
             password=self.admin_password(), decode_responses=True,
             socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=retry.Retry(backoff.ExponentialBackoff(cap=1, base=0.05),
-                              retries))
+                              retries), **self.tls.client_kwargs())
         if (timeout, retries) == (10, 3):
             self._client = client
         return client
@@ -197,6 +199,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
             managed["masterauth"] = self.load_secret("master_password")
         if aof is not None:
             managed["appendonly"] = "yes" if aof else "no"
+        managed.update(self.tls.managed())
         return managed
 
     def aof_wanted(self):
@@ -365,6 +368,10 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
     def do_start(self):
         """Render the configuration, start the server, wait until ready."""
         self.render_config()
+        # the guest's own client speaks what the server now serves
+        self._save_state(tls_live=bool(self.tls.certs.state.get("enabled")),
+                         restart_required=False)
+        self._client = None
         self._start_and_wait()
 
     def do_stop(self):
@@ -383,6 +390,8 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
                 self.client(timeout=2, retries=0).ping()
             except redis.RedisError:
                 return ServiceStatus.BLOCKED
+            if self._state.get("restart_required"):
+                return ServiceStatus.RESTART_REQUIRED
             return ServiceStatus.RUNNING
         if self.runner.crashed():
             return ServiceStatus.CRASHED
@@ -671,3 +680,19 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
     def demote_replication_master(self):
         """Stop serving replicas from this server."""
         return self.replication.demote()
+
+    # -- TLS (ISSL) ---------------------------------------------------------
+
+    def ssl_show(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.show()
+
+    def ssl_action(self, mode=None, container=None, enable=False,
+                   disable=False):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.action(mode=mode, container=container,
+                               enable=enable, disable=disable)
+
+    def ssl_rollback(self):
+        """See :class:`trove_core.capabilities.ISSL`."""
+        return self.tls.rollback()

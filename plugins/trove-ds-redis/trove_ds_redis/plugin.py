@@ -11,7 +11,7 @@ DESCRIPTOR = DatastoreDescriptor(
     summary="Redis key-value server",
     capabilities=frozenset({
         "lifecycle", "users", "access", "root", "backup", "replication",
-        "configuration"}),
+        "configuration", "ssl"}),
     engine_versions=("7.0", "7.2"),
     strategies=(
         Strategy("redis-rdb", "backup", "stable",

@@ -64,7 +64,8 @@ class RedisProbe(probe.Probe):
                            port=self.manager.options.port,
                            username=username, password=password,
                            decode_responses=True, socket_timeout=5,
-                           retry=retry.Retry(backoff.NoBackoff(), 0))
+                           retry=retry.Retry(backoff.NoBackoff(), 0),
+                           **self.manager.tls.client_kwargs())
 
     def engine(self):
         """The server's name and ``redis_version``."""

@@ -80,6 +80,7 @@ class TestLogical:
         conn.close()
         assert copy.load_secret("admin_password") != source.load_secret(
             "admin_password")
+        assert copy.reporter.root_reports == 0  # no root@% in the backup
         copy.stop_db()
 
 
@@ -88,20 +89,30 @@ class TestPhysical:
 
     def test_full_and_incremental(self, source, make_manager,
                                   backup_root):
-        """A full plus an incremental restores every row."""
-        full = source.create_backup({"id": "full-1",
-                                     "type": "mariabackup"})
-        _insert(source, 1001, 50)
-        inc = source.create_backup({
-            "id": "inc-1", "type": "InnoBackupExIncremental",
-            "parent": {"location": full.location,
-                       "checksum": full.checksum}})
+        """A full plus an incremental restores every row; the
+        incremental is asked for as Trove does (a parent, no type), and
+        the restored root@'%' is reported as Trove's guest reports it."""
+        source.enable_root_with_password("Root-pw-1")
+        try:
+            full = source.create_backup({"id": "full-1",
+                                         "type": "mariabackup"})
+            _insert(source, 1001, 50)
+            inc = source.create_backup({
+                "id": "inc-1", "storage_driver": "file",
+                "parent": {"location": full.location,
+                           "checksum": full.checksum}})
+        finally:
+            source.disable_root()
         assert _states(source, "inc-1") == ["BUILDING", "COMPLETED"]
+        done = source.reporter.backups[-1]
+        assert done["backup_type"] == "incremental"
+        assert done["location"] == "inc-1.xbstream.gz"
         copy = _restored(make_manager, backup_root, "physical-copy",
-                         {"id": "inc-1", "location": inc.location,
-                          "type": "mariabackup"})
+                         {"id": "inc-1", "location": inc.location})
         assert _rows(copy) == 150
         assert copy.restored_gtid()
+        assert copy.is_root_enabled()
+        assert copy.reporter.root_reports == 1
         copy.stop_db()
 
 

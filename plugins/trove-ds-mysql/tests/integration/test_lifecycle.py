@@ -10,6 +10,7 @@ import pytest
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
 from trove_core.testing import helpers
+from trove_guest_base import net
 
 pytestmark = pytest.mark.mariadb
 
@@ -159,4 +160,37 @@ class TestFailedPrepare:
         manager.prepare(memory_mb=None, packages=[], databases=[],
                         users=[])
         assert manager.status is ServiceStatus.HEALTHY
+        manager.stop_db()
+
+
+class TestTroveTemplateIncludes:
+    """Trove's MariaDB template ends with ``!includedir``."""
+
+    def test_foreign_include_cannot_move_the_server(self, make_manager,
+                                                    tmp_path):
+        """An absent include directory does not fail prepare; a present
+        one holding another port is ignored; the guest reports healthy
+        only on the port it owns, and blocked on any other."""
+        confd = tmp_path / "conf.d"
+        template = ("[mysqld]\nmax_connections = 77\n\n"
+                    "!includedir %s/\n" % confd)
+        manager = make_manager("includes")
+        manager.prepare(memory_mb=None, packages=[], databases=[],
+                        users=[], config_contents=template)
+        assert manager.status is ServiceStatus.HEALTHY
+        confd.mkdir()
+        (confd / "zz-port.cnf").write_text(
+            "[mysqld]\nport = %d\n" % net.free_port())
+        manager.restart()
+        with manager.server.admin() as cur:
+            cur.execute("SELECT @@port, @@max_connections")
+            assert cur.fetchone() == (manager.options.port, 77)
+        assert manager.refresh_status() is ServiceStatus.HEALTHY
+        owned = manager.options.port
+        manager.conf.set_override("port", owned + 1, group="mysql")
+        try:
+            assert manager.refresh_status() is ServiceStatus.BLOCKED
+        finally:
+            manager.conf.set_override("port", owned, group="mysql")
+        assert manager.refresh_status() is ServiceStatus.HEALTHY
         manager.stop_db()

@@ -131,3 +131,30 @@ class TestRunnerChoice:
         assert type(server.runner).__name__ == cls
         if runner == "systemd":
             assert server.runner.unit == "mariadb.service"
+
+
+class TestIncludes:
+    """Trove's template ends with ``!includedir /etc/mysql/conf.d/``."""
+
+    def test_includes_dropped(self, make_conf, tmp_path, caplog):
+        """Include lines never reach my.cnf; the guest's port, socket and
+        data directory win over the template's."""
+        from trove_ds_mysql import service
+
+        conf = make_conf(str(tmp_path), port=3999)
+        server = service.MySQLServer(conf.mysql, str(tmp_path / "state"),
+                                     lambda name: str(tmp_path / name))
+        template = ("[mysqld]\nport = 3306\ndatadir = /var/lib/mysql\n"
+                    "socket = /run/mysqld/mysqld.sock\n"
+                    "!include /etc/mysql/extra.cnf\n"
+                    "[isamchk]\nkey_buffer = 16M\n\n"
+                    "!includedir /etc/mysql/conf.d/\n")
+        with caplog.at_level("WARNING"):
+            text = server.render_config(template)
+        assert "!include" not in text
+        assert "port = 3999" in text and "port = 3306" not in text
+        assert "datadir = %s" % server.data_dir in text
+        assert "socket = %s" % server.socket in text
+        assert "key_buffer = 16M" in text
+        warned = [r.getMessage() for r in caplog.records]
+        assert any("'!includedir /etc/mysql/conf.d/'" in m for m in warned)

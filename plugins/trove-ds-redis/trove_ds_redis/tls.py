@@ -1,0 +1,96 @@
+"""TLS for Redis clients, with a certificate the control plane sends
+(Trove guest API 1.3: ``ssl_show``, ``ssl_action``, ``ssl_rollback``).
+
+Redis serves one port: with TLS on, ``tls-port`` takes the guest's port
+and the plain ``port`` is closed, so every client, the guest's own
+included, speaks TLS: Trove's mode ``enforced``, the only one offered
+(``basic`` would mean plain clients still welcome). Client certificates
+are not asked for (``tls-auth-clients no``). A replica does not take
+TLS: replication between TLS and plain servers is not managed.
+"""
+
+import os
+
+from trove_core import exceptions
+from trove_core.status import ServiceStatus
+from trove_guest_base import tls
+
+__all__ = ["MODES", "TLS"]
+
+MODES = ("enforced",)
+
+
+class TLS:
+    """The TLS state of one Redis server.
+
+    :param manager: the :class:`~trove_ds_redis.manager.Manager`.
+    """
+
+    def __init__(self, manager):
+        self.manager = manager
+        self.certs = tls.CertificateState(
+            manager, os.path.join(manager.state_dir, "tls"), modes=MODES)
+
+    def managed(self):
+        """The ``redis.conf`` keys of the current state."""
+        if not self.certs.state.get("enabled"):
+            return {}
+        paths = self.certs.paths()
+        return {"port": 0, "tls-port": self.manager.options.port,
+                "tls-cert-file": paths["certificate"],
+                "tls-key-file": paths["private_key"],
+                "tls-ca-cert-file": self.certs.ca_path(),
+                "tls-auth-clients": "no"}
+
+    def client_kwargs(self):
+        """``redis.Redis`` arguments for the TLS the server runs with."""
+        if not self.manager._state.get("tls_live"):
+            return {}
+        return {"ssl": True, "ssl_ca_certs": self.certs.ca_path(),
+                "ssl_cert_reqs": "required", "ssl_check_hostname": False}
+
+    def show(self):
+        """Trove's ``ssl_show`` from the running server."""
+        client = self.manager.client()
+        port = client.config_get("tls-port").get("tls-port", "0")
+        cert = client.config_get("tls-cert-file").get("tls-cert-file")
+        if port in ("0", "") or not cert:
+            return {"status": "off"}
+        with open(cert, encoding="ascii") as handle:
+            pem = handle.read()
+        return {"status": "on", "mode": self.certs.state.get("mode"),
+                "certificate": tls.certificate_details(pem)}
+
+    def action(self, mode=None, container=None, enable=False,
+               disable=False):
+        """Trove's ``ssl_action``.
+
+        :raises BadRequest: a replica, both or neither switch, a mode
+            other than ``enforced``, or an unusable container; nothing
+            was changed.
+        """
+        if enable and self.manager.replica_source:
+            raise exceptions.BadRequest(
+                reason="this redis server is a replica; detach it before "
+                "switching TLS on")
+        self.certs.apply(mode=mode, container=container, enable=enable,
+                         disable=disable, name="the redis guest (one "
+                         "port: TLS there is for every client)")
+        return self._restart_required()
+
+    def rollback(self):
+        """Trove's ``ssl_rollback``.
+
+        :raises BadRequest: there is nothing to roll back.
+        """
+        saved = self.certs.rollback()
+        result = self._restart_required()
+        result.update(status="on" if saved.get("enabled") else "off",
+                      mode=saved.get("mode"))
+        return result
+
+    def _restart_required(self):
+        self.manager.render_config()
+        self.manager._save_state(restart_required=True)
+        self.manager.set_status(ServiceStatus.RESTART_REQUIRED)
+        return {"restart_required": True}
