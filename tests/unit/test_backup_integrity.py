@@ -136,6 +136,44 @@ class TestNamespace:
             assert handle.read() == b"first"
 
 
+    @pytest.mark.parametrize("location", [
+        pytest.param("http://127.0.0.1:1/v1/AUTH_t/../b1", id="dotdot"),
+        pytest.param("http://127.0.0.1:1/v1/AUTH_t/c/b1.meta.json",
+                     id="metadata"),
+        pytest.param("http://127.0.0.1:1/v1/AUTH_t/c/.", id="dot"),
+    ])
+    def test_url_locations_checked(self, location):
+        """A Swift URL location is held to the same rules (its container
+        and object are checked) before any request is made."""
+        from oslo_config import cfg
+
+        store = storage_mod.Namespace(swift_mod().SwiftStorage(
+            conf=cfg.ConfigOpts(), backup_info={
+                "swift_url": "http://127.0.0.1:1/v1/AUTH_t"}))
+        with pytest.raises(exceptions.BadRequest, match="location"):
+            store.open_reader(location)
+        assert store.driver._conn is None
+
+    def test_url_location_accepted(self):
+        """A well-formed URL passes the rules as ``container/object``."""
+        from oslo_config import cfg
+
+        driver = swift_mod().SwiftStorage(conf=cfg.ConfigOpts())
+        assert driver.object_name(
+            "http://h:1/v1/AUTH_t/database_backups/b1.xbstream.gz") == (
+            "database_backups/b1.xbstream.gz")
+        storage_mod.check_location(driver.object_name(
+            "http://h:1/v1/AUTH_t/database_backups/b1.xbstream.gz"))
+
+
+def swift_mod():
+    """The swift driver module (python-swiftclient is a test
+    requirement)."""
+    from trove_guest_base.backup import swift
+
+    return swift
+
+
 class TestLeftovers:
     """ENOSPC and kill -9 leave nothing that looks complete."""
 

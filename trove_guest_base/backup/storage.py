@@ -91,6 +91,11 @@ class StorageDriver(abc.ABC):
     def exists(self, location):
         """Whether a committed object is at ``location``."""
 
+    def object_name(self, location):
+        """The name the namespace rules check for ``location``: the
+        location itself, unless the driver takes another form (a URL)."""
+        return location
+
 
 class Namespace(StorageDriver):
     """The namespace rules around any driver (see the module doc).
@@ -109,7 +114,7 @@ class Namespace(StorageDriver):
 
         :raises BackupError: a committed object is already there.
         """
-        check_location(location)
+        self._checked(location)
         if self.driver.exists(location):
             raise exceptions.BackupError(
                 backup_id=location, reason="storage already holds a "
@@ -118,17 +123,23 @@ class Namespace(StorageDriver):
                 "backup first)")
         return self.driver.open_writer(location)
 
+    def _checked(self, location):
+        # the rules apply to the object's name, whatever form the driver
+        # takes a location in (a Swift URL names container and object)
+        check_location(self.driver.object_name(location))
+        return location
+
     def open_reader(self, location):
-        return self.driver.open_reader(check_location(location))
+        return self.driver.open_reader(self._checked(location))
 
     def metadata(self, location):
-        return self.driver.metadata(check_location(location))
+        return self.driver.metadata(self._checked(location))
 
     def delete(self, location):
-        return self.driver.delete(check_location(location))
+        return self.driver.delete(self._checked(location))
 
     def exists(self, location):
-        return self.driver.exists(check_location(location))
+        return self.driver.exists(self._checked(location))
 
 
 class _FileWriter:

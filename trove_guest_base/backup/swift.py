@@ -352,6 +352,15 @@ class SwiftStorage(storage_mod.StorageDriver):
         # a relative path becomes one flat name
         return None, self.container, location.strip("/").replace("/", "_")
 
+    def object_name(self, location):
+        """``<container>/<object>`` of a URL location, so the namespace
+        rules check both; a relative location as it is."""
+        location = str(location)
+        if location.startswith(("http://", "https://")):
+            _base, container, obj = self.split(location)
+            return "%s/%s" % (container, obj)
+        return location
+
     def _target(self, location):
         base, container, obj = self.split(location)
         if base and base != self.storage_url:
