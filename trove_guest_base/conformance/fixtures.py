@@ -202,12 +202,13 @@ class ConformanceBase:
 
     def pytest_generate_tests(self, metafunc):
         """Parametrize ``trove_strategy`` over the declared strategies of
-        the class's ``trove_strategy_kind`` (see :mod:`.strategies`)."""
+        the test's (or its class's) ``trove_strategy_kind`` (see
+        :mod:`.strategies`)."""
         if "trove_strategy" not in metafunc.fixturenames:
             return
         from trove_guest_base.conformance import strategies
 
-        kind = getattr(metafunc.cls, "trove_strategy_kind", "backup")
+        kind = plugin._strategy_kind(metafunc.function, metafunc.cls)
         metafunc.parametrize("trove_strategy",
                              strategies.params(metafunc.cls, kind))
 

@@ -107,7 +107,15 @@ def _strategy(item):
     name = callspec.params.get("trove_strategy") if callspec else None
     if not name:
         return None
-    return (getattr(item.cls, "trove_strategy_kind", "backup"), name)
+    return (_strategy_kind(item.function, item.cls), name)
+
+
+def _strategy_kind(function, cls):
+    """The strategy kind a test exercises: its own
+    ``trove_strategy_kind``, else its class's, else ``backup`` (a suite
+    class mixes tests of several kinds)."""
+    return (getattr(function, "trove_strategy_kind", None)
+            or getattr(cls, "trove_strategy_kind", "backup"))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -34,6 +34,7 @@ from trove_guest_base import files
 from trove_ds_mysql import admin as admin_mod
 from trove_ds_mysql import backup as backup_mod
 from trove_ds_mysql import configuration
+from trove_ds_mysql import galera
 from trove_ds_mysql import guestlog
 from trove_ds_mysql import service
 from trove_ds_mysql import tls as tls_mod
@@ -61,11 +62,13 @@ def _user(item):
 @implementer(caps.ILifecycle, caps.IDatabases, caps.IUsers, caps.IAccess,
              caps.IRoot, caps.IBackup, caps.IReplication,
              caps.IConfiguration, caps.IGuestLogs, caps.ISSL,
-             caps.IDiagnostics)
-class Manager(backup_base.BackupOperations,
+             caps.IDiagnostics, caps.IGaleraCluster)
+class Manager(galera.GaleraMember, backup_base.BackupOperations,
               diagnostics.DiagnosticsOperations,
               manager.BaseDatastoreManager):
-    """Guest manager of the mysql datastore (MariaDB 10.6+)."""
+    """Guest manager of the mysql datastore (MariaDB 10.6+); a Galera
+    member when prepared with a ``cluster_config`` (see
+    :mod:`trove_ds_mysql.galera`)."""
 
     backup_type_aliases = backup_mod.TROVE_TYPES
 
@@ -79,6 +82,7 @@ class Manager(backup_base.BackupOperations,
         self.tls = tls_mod.TLS(self)
         self._replication = None
         self._read_lock = None
+        self.server.cluster = self.galera_installed
 
     # -- state helpers ------------------------------------------------------
 
@@ -130,7 +134,8 @@ class Manager(backup_base.BackupOperations,
         overrides.update(self.log_overrides())
         overrides.update(self.tls.overrides())
         self.server.write_config(self.server.render_config(
-            base, overrides, self.recall("memory_mb")))
+            base, overrides, self.recall("memory_mb"),
+            cluster=self.cluster_section()))
 
     def render_config(self):
         """Render ``my.cnf`` from the kept base configuration and the
@@ -264,6 +269,8 @@ class Manager(backup_base.BackupOperations,
         """Render ``my.cnf`` and start the server."""
         self._render()
         self.server.start()
+        if self.galera_installed:
+            self.wait_synced()
         self.remember(restart_required=False)
 
     def do_stop(self):
@@ -300,6 +307,13 @@ class Manager(backup_base.BackupOperations,
                 return ServiceStatus.BLOCKED
             if self.recall("restart_required"):
                 return ServiceStatus.RESTART_REQUIRED
+            if self.galera_installed:
+                try:
+                    ready = self.wsrep_status().get("wsrep_ready") == "ON"
+                except exceptions.DatastoreError:
+                    ready = False
+                if not ready:  # out of the primary component
+                    return ServiceStatus.RUNNING
             return ServiceStatus.HEALTHY
         if runner.crashed():
             return ServiceStatus.CRASHED

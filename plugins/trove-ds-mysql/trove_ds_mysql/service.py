@@ -83,6 +83,11 @@ class MySQLServer:
         self.socket = os.path.join(self.run_dir, "mysqld.sock")
         self.pid_file = os.path.join(self.run_dir, "mysqld.pid")
         self.config_file = options.config_file
+        #: the server's own temporary directory: servers sharing /tmp
+        #: collide on temporary table names (concurrent
+        #: mariadb-install-db runs fail with "Unknown table
+        #: 'mysql.tmp_user_sys'").
+        self.tmp_dir = os.path.join(options.mount_point, "tmp")
         self.logs = {
             "error": os.path.join(self.log_dir, "error.log"),
             "slow_query": os.path.join(self.log_dir, "slow-query.log"),
@@ -90,6 +95,9 @@ class MySQLServer:
         }
         self._runner = None
         self._is_mariadb = None
+        #: whether ``my.cnf`` makes the server a Galera member (the
+        #: maintenance mode then runs with the provider off).
+        self.cluster = False
 
     # -- identity ---------------------------------------------------------
 
@@ -109,20 +117,23 @@ class MySQLServer:
     # -- configuration ----------------------------------------------------
 
     def render_config(self, config_contents=None, overrides=None,
-                      memory_mb=None):
+                      memory_mb=None, cluster=None):
         """Return the text of ``my.cnf``.
 
         Layers, later ones winning: the guest's defaults,
-        ``config_contents`` (Trove's rendered template), the keys the
-        guest owns (paths, port, identity), then ``overrides``.
-        ``!include`` and ``!includedir`` lines (Trove's template ends
-        with ``!includedir /etc/mysql/conf.d/``) are dropped with a
-        warning: files the guest does not own never reach the server.
+        ``config_contents`` (Trove's rendered template), the cluster's
+        ``[galera]`` section, the keys the guest owns (paths, port,
+        identity), then ``overrides``. ``!include`` and ``!includedir``
+        lines (Trove's template ends with ``!includedir
+        /etc/mysql/conf.d/``) are dropped with a warning: files the guest
+        does not own never reach the server.
 
         :param config_contents: ini text, or ``None``.
         :param overrides: ``{name: value}`` for ``[mysqld]``, already
             validated against the parameter schema.
         :param memory_mb: the instance's memory, to size the buffer pool.
+        :param cluster: the ``[galera]`` section of a cluster member
+            (:func:`trove_ds_mysql.galera.galera_section`), or ``None``.
         """
         mysqld = {
             "binlog_format": "ROW",
@@ -134,6 +145,7 @@ class MySQLServer:
             "slow_query_log_file": self.logs["slow_query"],
             "general_log_file": self.logs["general"],
             "max_allowed_packet": "64M",
+            "tmpdir": self.tmp_dir,
         }
         if memory_mb:
             mysqld["innodb_buffer_pool_size"] = "%dM" % max(
@@ -142,6 +154,8 @@ class MySQLServer:
         if config_contents:
             config.merge(configfile.IniConfig.parse(config_contents))
         _drop_includes(config)
+        if cluster:
+            config.merge({"galera": dict(cluster)})
         owned = {
             "user": self.options.service_user,
             "datadir": self.data_dir,
@@ -191,7 +205,8 @@ class MySQLServer:
     def prepare_dirs(self):
         """Create the data, run and log directories, owned by the service
         user."""
-        for path in (self.data_dir, self.run_dir, self.log_dir):
+        for path in (self.data_dir, self.run_dir, self.log_dir,
+                     self.tmp_dir):
             os.makedirs(path, mode=0o750, exist_ok=True)
             self._chown(path)
 
@@ -297,9 +312,13 @@ class MySQLServer:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
         self._chown(directory)
-        return self._child(["--skip-grant-tables", "--skip-networking",
-                            "--socket=%s" % self.maintenance_socket,
-                            "--skip-slave-start"], name="maintenance")
+        extra = ["--skip-grant-tables", "--skip-networking",
+                 "--socket=%s" % self.maintenance_socket,
+                 "--skip-slave-start"]
+        if self.cluster:
+            # a maintenance server never joins the cluster
+            extra.append("--wsrep-provider=none")
+        return self._child(extra, name="maintenance")
 
     def end_leftover_maintenance(self):
         """Stop a maintenance server a killed guest left running (it has
