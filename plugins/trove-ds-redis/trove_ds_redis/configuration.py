@@ -28,6 +28,9 @@ GUEST_OWNED = frozenset({
     "slaveof", "masterauth", "masteruser", "unixsocket", "unixsocketperm",
     "enable-debug-command", "enable-module-command", "loadmodule",
     "appenddirname", "appendfilename", "pidfile", "supervised",
+    "cluster-enabled", "cluster-config-file", "cluster-port",
+    "cluster-announce-ip", "cluster-announce-port",
+    "cluster-announce-bus-port",
 })
 
 
