@@ -29,10 +29,12 @@ import dataclasses
 from zope.interface import Interface
 
 __all__ = [
-    "CAPABILITIES", "IAccess", "IBackup", "ICluster", "IConfiguration",
-    "IDatabases", "IGuestLogs", "ILifecycle", "IModules", "IReplication",
-    "IRoot", "IUpgrade", "IUsers", "IVolume", "OPERATIONS", "OperationSpec",
-    "capabilities_of", "interfaces_of",
+    "CAPABILITIES", "CLUSTER_FAMILIES", "IAccess", "IBackup",
+    "ICassandraCluster", "ICluster", "IConfiguration", "IDatabases",
+    "IGaleraCluster", "IGuestLogs", "ILifecycle", "IModules",
+    "IMongoDBCluster", "IReplication", "IRoot", "IUpgrade", "IUsers",
+    "IVolume", "OPERATIONS", "OperationSpec", "capabilities_of",
+    "cluster_families", "interfaces_of", "is_cluster_operation",
 ]
 
 
@@ -233,10 +235,135 @@ class IGuestLogs(Interface):
 
 
 class ICluster(Interface):
-    """Membership in a cluster the control plane builds."""
+    """Membership in a cluster the control plane builds.
+
+    The common protocol of every cluster family (Trove's cluster
+    strategies): a guest becomes a *member* when ``prepare`` receives a
+    ``cluster_config`` (``{"id": <cluster id>, "instance_type":
+    "member"}``; MongoDB adds ``shard_id``, ``replica_set_name``,
+    ``key``). A member reports ``instance ready``, never active, until
+    :meth:`cluster_complete`; its cluster identity and role are kept in
+    the guest's state and survive a guest restart. Every operation of a
+    cluster capability is refused with
+    :class:`~trove_core.exceptions.NotClusterMember` on a guest that is
+    not a member, before anything touches the datastore. A family's
+    operations are declared by the interfaces that extend this one.
+    """
 
     def cluster_complete():
-        """Called once every member of the cluster is ready."""
+        """Called once every member of the cluster is ready: from now on
+        the member reports its real status (``running``/``healthy``)."""
+
+
+class IGaleraCluster(ICluster):
+    """A Galera member (Trove's ``galera_common``: MariaDB, PXC).
+
+    Trove creates a cluster by calling, on each member in order,
+    :meth:`reset_admin_password` then :meth:`install_cluster`
+    (``bootstrap`` true only for the first), then ``cluster_complete``
+    on all of them.
+    """
+
+    def reset_admin_password(admin_password):
+        """Store ``admin_password`` as the guest's admin account password
+        (the same on every member, since the accounts replicate)."""
+
+    def install_cluster(replication_user, cluster_configuration,
+                        bootstrap=False):
+        """Join (or, with ``bootstrap``, start) the cluster.
+
+        ``replication_user`` is ``{"name", "password"}``, the account the
+        state transfer uses; ``cluster_configuration`` is the fragment
+        Trove renders from its ``cluster.config.template``. The guest
+        grants the account, stops the server, writes the fragment (with
+        host paths and ports corrected) as an override and starts a new
+        cluster or joins the existing one.
+        """
+
+    def get_cluster_context():
+        """Return ``{"replication_user": {"name", "password"},
+        "cluster_name", "admin_password"}`` for growing the cluster."""
+
+    def write_cluster_configuration_overrides(cluster_configuration):
+        """Replace the stored fragment (a new member address list) for
+        the next start, without restarting."""
+
+
+class IMongoDBCluster(ICluster):
+    """A MongoDB sharded-cluster member: shard replica-set member,
+    config server or query router (``mongos``)."""
+
+    def add_shard(replica_set_name, replica_set_member):
+        """On a query router: add shard ``replica_set_name`` reached
+        through ``replica_set_member`` (an address)."""
+
+    def add_members(members):
+        """On a replica set's primary: initiate the set and add the
+        ``members`` addresses."""
+
+    def add_config_servers(config_servers):
+        """On a query router: point ``mongos`` at ``config_servers``."""
+
+    def get_key():
+        """Return the cluster's internal-authentication key."""
+
+    def prep_primary():
+        """Make this member the replica set's primary-to-be."""
+
+    def create_admin_user(password):
+        """Create the cluster's admin user with ``password``."""
+
+    def store_admin_password(password):
+        """Store the cluster's admin password on this member."""
+
+    def get_replica_set_name():
+        """Return the replica set this member belongs to."""
+
+    def get_admin_password():
+        """Return the stored cluster admin password."""
+
+    def is_shard_active(replica_set_name):
+        """Whether shard ``replica_set_name`` is part of the cluster."""
+
+
+class ICassandraCluster(ICluster):
+    """A Cassandra ring node."""
+
+    def get_data_center():
+        """Return this node's data center name."""
+
+    def get_rack():
+        """Return this node's rack name."""
+
+    def set_seeds(seeds):
+        """Use ``seeds`` (addresses) as the ring's seed nodes."""
+
+    def get_seeds():
+        """Return the seed addresses this node uses."""
+
+    def set_auto_bootstrap(enabled):
+        """Whether the node streams its data range when it joins."""
+
+    def node_cleanup_begin():
+        """Prepare for :meth:`node_cleanup` (status while it runs)."""
+
+    def node_cleanup():
+        """Drop the data this node no longer owns (runs in the
+        background)."""
+
+    def node_decommission():
+        """Stream this node's data away and leave the ring (runs in the
+        background)."""
+
+    def cluster_secure(password):
+        """Replace the default superuser with an admin account whose
+        password is ``password``; return its credentials."""
+
+    def get_admin_credentials():
+        """Return the stored admin credentials."""
+
+    def store_admin_credentials(admin_credentials):
+        """Store admin credentials another node created."""
 
 
 class IVolume(Interface):
@@ -337,6 +464,34 @@ _TAGS = {
         guest_log_action=(CALL, "1.0", True, False)),
     ICluster: dict(
         cluster_complete=(CALL, "1.0", True, False)),
+    IGaleraCluster: dict(
+        reset_admin_password=(CALL, "1.0", True, False),
+        install_cluster=(CALL, "1.0", True, True),
+        get_cluster_context=(CALL, "1.0", False, False),
+        write_cluster_configuration_overrides=(CALL, "1.0", True, False)),
+    IMongoDBCluster: dict(
+        add_shard=(CALL, "1.0", True, False),
+        add_members=(CALL, "1.0", True, True),
+        add_config_servers=(CALL, "1.0", True, False),
+        get_key=(CALL, "1.0", False, False),
+        prep_primary=(CALL, "1.0", True, False),
+        create_admin_user=(CALL, "1.0", True, False),
+        store_admin_password=(CALL, "1.0", True, False),
+        get_replica_set_name=(CALL, "1.0", False, False),
+        get_admin_password=(CALL, "1.0", False, False),
+        is_shard_active=(CALL, "1.0", False, False)),
+    ICassandraCluster: dict(
+        get_data_center=(CALL, "1.0", False, False),
+        get_rack=(CALL, "1.0", False, False),
+        set_seeds=(CALL, "1.0", True, False),
+        get_seeds=(CALL, "1.0", False, False),
+        set_auto_bootstrap=(CALL, "1.0", True, False),
+        node_cleanup_begin=(CALL, "1.0", True, False),
+        node_cleanup=(CAST, "1.0", True, True),
+        node_decommission=(CAST, "1.0", True, True),
+        cluster_secure=(CALL, "1.0", True, False),
+        get_admin_credentials=(CALL, "1.0", False, False),
+        store_admin_credentials=(CALL, "1.0", True, False)),
     IVolume: dict(
         mount_volume=(CALL, "1.0", True, False),
         unmount_volume=(CALL, "1.0", True, False),
@@ -358,6 +513,16 @@ _NAMES = {
     IReplication: "replication", IConfiguration: "configuration",
     IGuestLogs: "guest_logs", ICluster: "cluster", IVolume: "volume",
     IUpgrade: "upgrade", IModules: "modules",
+    IGaleraCluster: "cluster_galera", IMongoDBCluster: "cluster_mongodb",
+    ICassandraCluster: "cluster_cassandra",
+}
+
+#: cluster family name -> its capability name. A family's interface
+#: extends :class:`ICluster`, so declaring it also declares ``cluster``.
+CLUSTER_FAMILIES = {
+    "galera": "cluster_galera",
+    "mongodb": "cluster_mongodb",
+    "cassandra": "cluster_cassandra",
 }
 
 #: capability name -> interface, in a stable order.
@@ -397,3 +562,19 @@ def capabilities_of(manager_cls):
     """Return the sorted capability names ``manager_cls`` declares."""
     return sorted(iface.getTaggedValue("capability")
                   for iface in interfaces_of(manager_cls))
+
+
+def is_cluster_operation(name):
+    """Whether guest operation ``name`` belongs to ``cluster`` or to a
+    cluster family (and so needs a guest prepared as a member)."""
+    spec = OPERATIONS.get(name)
+    if spec is None:
+        return False
+    return CAPABILITIES[spec.capability].isOrExtends(ICluster)
+
+
+def cluster_families(capabilities):
+    """The cluster family names among ``capabilities`` (names), sorted."""
+    have = set(capabilities)
+    return sorted(family for family, cap in CLUSTER_FAMILIES.items()
+                  if cap in have)

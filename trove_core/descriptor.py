@@ -26,7 +26,7 @@ PLUGIN_API_VERSION = (1, 0)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _STRATEGY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _OS_ID = re.compile(r"^[a-z]+-[0-9][0-9.]*$")
-STRATEGY_KINDS = ("backup", "replication")
+STRATEGY_KINDS = ("backup", "replication", "cluster")
 
 
 def _invalid(name, reason):
@@ -104,10 +104,17 @@ def check_api_compatible(name, plugin_api, provided=PLUGIN_API_VERSION):
 
 @dataclasses.dataclass(frozen=True)
 class Strategy:
-    """A backup or replication strategy and its own maturity tier.
+    """A backup, replication or cluster strategy and its own tier.
 
-    :param name: the entry name in ``trove.guestagent.<kind>_strategies``.
-    :param kind: ``backup`` or ``replication``.
+    A ``cluster`` strategy is a cluster *topology* the plugin serves
+    (``galera``, ``redis-cluster``, ``sharded``, ``ring``...): its name is
+    the topology, its code is the manager's cluster family capability
+    (``cluster_<family>``), so it has no entry point of its own. A single
+    instance is the topology every datastore serves; it is not listed.
+
+    :param name: the entry name in ``trove.guestagent.<kind>_strategies``
+        (backup, replication) or the topology name (cluster).
+    :param kind: ``backup``, ``replication`` or ``cluster``.
     :param tier: its maturity tier.
     :param summary: one line for listings.
     """
@@ -270,6 +277,17 @@ class DatastoreDescriptor:
         seen = [s.name for s in self.strategies]
         if len(seen) != len(set(seen)):
             raise _invalid(name, "strategy names repeat: %s" % seen)
+        families = caps.cluster_families(declared)
+        topologies = [s.name for s in self.strategies if s.kind == "cluster"]
+        if (families or topologies) and "cluster" not in declared:
+            raise _invalid(name, "cluster families %s or topologies %s need "
+                           "the 'cluster' capability declared too"
+                           % (families, topologies))
+        if topologies and not families:
+            raise _invalid(name, "cluster topologies %s need a cluster "
+                           "family capability (one of %s)"
+                           % (topologies, sorted(
+                               caps.CLUSTER_FAMILIES.values())))
         for entry in self.image.supported_os:
             if not isinstance(entry, OSSupport) or not _OS_ID.match(
                     entry.id):
@@ -304,6 +322,18 @@ class DatastoreDescriptor:
     def guest_namespace(self):
         """The ``oslo.config.opts`` namespace of its guest options."""
         return "trove.datastore.%s.guest" % self.name
+
+    @property
+    def topologies(self):
+        """The cluster topologies (``cluster`` strategies) it serves."""
+        return tuple(s for s in self.strategies if s.kind == "cluster")
+
+    @property
+    def cluster_families(self):
+        """The cluster family names its capabilities declare."""
+        from trove_core import capabilities as caps
+
+        return tuple(caps.cluster_families(self.capabilities))
 
     def strategy(self, name):
         """Return the :class:`Strategy` called ``name`` or ``None``."""

@@ -480,8 +480,23 @@ def _check_implementation(strategy, load):
     return True, "%s loads" % eps[0].value
 
 
-def _evaluate_strategy(strategy, report, stale, load):
-    reqs = [_sreq("implementation", *_check_implementation(strategy, load))]
+def _check_topology(strategy, desc):
+    # A cluster topology's code is the manager's cluster family
+    # capability (verified against the manager when it loads).
+    families = desc.cluster_families
+    if not families:
+        return False, ("topology %r: the descriptor declares no cluster "
+                       "family capability" % strategy.name)
+    return True, "served by %s" % ", ".join(
+        "cluster_%s" % family for family in families)
+
+
+def _evaluate_strategy(strategy, report, stale, load, desc=None):
+    if strategy.kind == "cluster" and desc is not None:
+        implemented = _check_topology(strategy, desc)
+    else:
+        implemented = _check_implementation(strategy, load)
+    reqs = [_sreq("implementation", *implemented)]
     if report is None or stale:
         reqs.append(_sreq("tested", False, "no current conformance report"))
         reqs.append(_sreq("live", False, "no current conformance report"))
@@ -558,7 +573,8 @@ def evaluate(record, directory=None, load_manager=True, core=None):
         live = False, ("the report is not live; run the kit against a real "
                        "server")
     reqs.append(_req("live", *live))
-    strategies = tuple(_evaluate_strategy(st, report, stale, load_manager)
+    strategies = tuple(_evaluate_strategy(st, report, stale, load_manager,
+                                          desc)
                        for st in desc.strategies)
     return Evaluation(record.name, desc.tier, tuple(reqs), report, stale,
                       strategies)

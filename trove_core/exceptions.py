@@ -92,6 +92,15 @@ class OperationNotSupported(TroveError):
                "%(operation)r")
 
 
+class NotClusterMember(TroveError):
+    """A cluster operation reached a guest not prepared as a member."""
+
+    msg_fmt = ("datastore %(datastore)r on this guest is not a cluster "
+               "member, so %(operation)r is refused; a guest becomes a "
+               "member when prepare receives a cluster_config (create it "
+               "as part of a cluster)")
+
+
 class UnknownOperation(TroveError):
     """The requested operation is not part of the guest API."""
 
@@ -133,6 +142,12 @@ class DatastoreError(TroveError):
     """The datastore failed to carry out an operation."""
 
     msg_fmt = "datastore operation %(operation)r failed: %(reason)s"
+
+
+class ClusterError(DatastoreError):
+    """A cluster operation failed; the member reports ``failed``."""
+
+    msg_fmt = "cluster operation %(operation)r failed: %(reason)s"
 
 
 class BackupError(DatastoreError):

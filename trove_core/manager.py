@@ -17,6 +17,7 @@ before anything touches the datastore.
 
 import abc
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -32,11 +33,54 @@ from trove_core import models
 from trove_core.status import NullReporter
 from trove_core.status import ServiceStatus
 
-__all__ = ["BaseDatastoreManager", "PrepareRequest"]
+__all__ = ["BaseDatastoreManager", "CLUSTER_MEMBER_TYPES", "PrepareRequest",
+           "check_cluster_config"]
 
 LOG = logging.getLogger(__name__)
 
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+#: the ``instance_type`` values of Trove's ``cluster_config``.
+CLUSTER_MEMBER_TYPES = ("member", "config_server", "query_router")
+#: the ``cluster_config`` keys kept in the membership record (never the
+#: MongoDB ``key``, a secret the plugin stores in a 0600 file).
+_MEMBER_KEYS = ("id", "instance_type", "shard_id", "replica_set_name")
+
+
+def check_cluster_config(cluster_config):
+    """Check the common part of ``prepare``'s ``cluster_config``.
+
+    :param cluster_config: ``{"id": <cluster id>, "instance_type":
+        "member"|"config_server"|"query_router", ...}``; keys beyond the
+        common ones are the cluster family's and left to the plugin.
+    :returns: the membership record to persist: ``id``,
+        ``instance_type`` (``member`` by default), ``shard_id`` and
+        ``replica_set_name`` when given, ``role`` (the instance type
+        until the plugin sets another) and ``complete`` (false).
+    :raises BadRequest: naming the malformed field.
+    """
+    if not isinstance(cluster_config, dict):
+        raise exceptions.BadRequest(
+            reason="cluster_config must be a mapping with at least 'id', "
+            "got %s" % type(cluster_config).__name__)
+    cluster_id = cluster_config.get("id")
+    if not isinstance(cluster_id, str) or not cluster_id.strip():
+        raise exceptions.BadRequest(
+            reason="cluster_config needs the cluster's 'id' (a non-empty "
+            "string), got %r" % (cluster_id,))
+    models.check_name("cluster id", cluster_id, 128)
+    kind = cluster_config.get("instance_type") or "member"
+    if kind not in CLUSTER_MEMBER_TYPES:
+        raise exceptions.BadRequest(
+            reason="cluster_config instance_type %r is unknown; use one of "
+            "%s" % (kind, list(CLUSTER_MEMBER_TYPES)))
+    record = {"id": cluster_id, "instance_type": kind}
+    for key in ("shard_id", "replica_set_name"):
+        value = cluster_config.get(key)
+        if value is not None:
+            record[key] = models.check_name(key, value, 128)
+    record.update(role=kind, complete=False, failed=None)
+    return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +123,9 @@ class BaseDatastoreManager(abc.ABC):
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         self.reporter = reporter or NullReporter()
         self._state = self._load_state()
+        member = self._state.get("cluster_member") or {}
         self._status = (ServiceStatus.FAILED
-                        if self._state.get("failed")
+                        if self._state.get("failed") or member.get("failed")
                         else ServiceStatus.NEW)
 
     # -- what the plugin implements --------------------------------------
@@ -112,6 +157,12 @@ class BaseDatastoreManager(abc.ABC):
         """Replace the datastore's base configuration with
         ``config_contents`` (used on the next start)."""
 
+    def do_cluster_complete(self):
+        """Hook run by ``cluster_complete`` before the member is marked
+        complete (a cluster plugin may check or finish its own state
+        here); the default does nothing."""
+        return None
+
     # -- capabilities ------------------------------------------------------
 
     @classmethod
@@ -139,7 +190,34 @@ class BaseDatastoreManager(abc.ABC):
         if name not in self.operations():
             raise exceptions.OperationNotSupported(datastore=self.name,
                                                    operation=name)
+        if caps.is_cluster_operation(name):
+            self.require_cluster_member(name)
+            return self._cluster_guarded(name, getattr(self, name))
         return getattr(self, name)
+
+    def _cluster_guarded(self, name, func):
+        """``func`` recording the member ``failed`` when a mutating
+        cluster operation raises, and clearing that when one succeeds."""
+        if not caps.OPERATIONS[name].mutating:
+            return func
+
+        @functools.wraps(func)
+        def guarded(*args, **kwargs):
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                LOG.error("cluster operation %s failed on datastore %s: %s",
+                          name, self.name, type(exc).__name__)
+                self.cluster_failed(name, exc)
+                raise
+            if (self.cluster_member or {}).get("failed"):
+                self.update_cluster_member(failed=None)
+                LOG.info("cluster operation %s succeeded: member %s is no "
+                         "longer failed", name, self.name)
+                self._status = ServiceStatus.NEW
+                self.refresh_status()
+            return result
+        return guarded
 
     def __getattr__(self, name):
         if name in caps.OPERATIONS:
@@ -219,6 +297,64 @@ class BaseDatastoreManager(abc.ABC):
         return "".join(secrets.choice(_PASSWORD_ALPHABET)
                        for _ in range(length))
 
+    # -- cluster membership (ICluster's common protocol) ----------------
+
+    @property
+    def cluster_member(self):
+        """The membership record (a copy) of a guest prepared with a
+        ``cluster_config``, or ``None``: ``id``, ``instance_type``,
+        ``role``, ``complete``, ``failed`` and what the plugin added with
+        :meth:`update_cluster_member`. Kept in the guest's state file, so
+        it survives a guest restart."""
+        member = self._state.get("cluster_member")
+        return dict(member) if member else None
+
+    @property
+    def is_cluster_member(self):
+        """Whether this guest was prepared as a cluster member."""
+        return bool(self._state.get("cluster_member"))
+
+    def require_cluster_member(self, operation):
+        """Refuse ``operation`` unless this guest is a cluster member.
+
+        :raises NotClusterMember: naming the operation and what to do.
+        """
+        if not self.is_cluster_member:
+            raise exceptions.NotClusterMember(datastore=self.name,
+                                              operation=operation)
+
+    def update_cluster_member(self, **changes):
+        """Persist ``changes`` (JSON-safe, never secrets) into the
+        membership record: the plugin records a member's ``role``
+        (``primary``, ``seed``, ``bootstrap``...) and family state here.
+        """
+        member = dict(self._state.get("cluster_member") or {})
+        if not member:
+            raise exceptions.NotClusterMember(datastore=self.name,
+                                              operation="update")
+        member.update(changes)
+        self._save_state(cluster_member=member)
+
+    def cluster_failed(self, operation, exc):
+        """Record that cluster ``operation`` failed with ``exc``: the
+        member reports ``failed`` (also after a guest restart) until a
+        cluster operation succeeds."""
+        reason = ("%s: %s" % (operation, exc))[:500]
+        if self.is_cluster_member:
+            self.update_cluster_member(failed=reason)
+        self.set_status(ServiceStatus.FAILED)
+
+    def cluster_complete(self):
+        """See :meth:`trove_core.capabilities.ICluster.cluster_complete`:
+        runs :meth:`do_cluster_complete`, marks the member complete, and
+        from then on reports the datastore's real status."""
+        self.require_cluster_member("cluster_complete")
+        self.do_cluster_complete()
+        self.update_cluster_member(complete=True, failed=None,
+                                   completed_at=time.time())
+        self._status = ServiceStatus.NEW
+        self.refresh_status()
+
     # -- status ------------------------------------------------------------
 
     @property
@@ -243,7 +379,11 @@ class BaseDatastoreManager(abc.ABC):
             return self._status
         if not self.prepared:
             return self._status
-        self.set_status(self.probe_status())
+        status = self.probe_status()
+        member = self._state.get("cluster_member")
+        if member and not member.get("complete") and status.is_running:
+            status = ServiceStatus.INSTANCE_READY
+        self.set_status(status)
         return self._status
 
     # -- lifecycle (ILifecycle) ------------------------------------------
@@ -272,6 +412,14 @@ class BaseDatastoreManager(abc.ABC):
         self.set_status(ServiceStatus.BUILDING)
         started = time.monotonic()
         try:
+            if cluster_config:
+                member = check_cluster_config(cluster_config)
+                if not self.supports("cluster"):
+                    raise exceptions.BadRequest(
+                        reason="datastore %r does not declare the cluster "
+                        "capability; create it as a single instance (no "
+                        "cluster_config)" % self.name)
+                self._save_state(cluster_member=member)
             self.reporter.progress("prepare", 0, 3, "initializing")
             self.do_prepare(request)
             self.reporter.progress("prepare", 1, 3, "datastore started")

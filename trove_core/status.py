@@ -19,6 +19,9 @@ class ServiceStatus(enum.Enum):
     CRASHED = "crashed"
     FAILED = "failed to spawn"
     RESTART_REQUIRED = "restart required"
+    #: a cluster member whose datastore runs, waiting for the control
+    #: plane's ``cluster_complete`` (Trove's ``INSTANCE_READY``, 0x19).
+    INSTANCE_READY = "instance ready"
     UNKNOWN = "unknown"
 
     @property
@@ -26,7 +29,8 @@ class ServiceStatus(enum.Enum):
         """Whether the datastore process is up."""
         return self in (ServiceStatus.RUNNING, ServiceStatus.HEALTHY,
                         ServiceStatus.BLOCKED,
-                        ServiceStatus.RESTART_REQUIRED)
+                        ServiceStatus.RESTART_REQUIRED,
+                        ServiceStatus.INSTANCE_READY)
 
 
 class NullReporter:

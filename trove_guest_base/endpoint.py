@@ -124,6 +124,20 @@ _BY_ARG = {
     "do_not_start_on_reboot": lambda op, a, v: bool(
         _typed(op, a, v, _BOOL)),
     "modules": lambda op, a, v: _typed(op, a, v, _LIST),
+    # cluster families (see trove_core.capabilities.ICluster)
+    "admin_password": lambda op, a, v: _typed(op, a, v, _STR, False),
+    "replication_user": lambda op, a, v: _typed(op, a, v, _DICT, False),
+    "cluster_configuration": lambda op, a, v: _typed(op, a, v, _STR,
+                                                     False),
+    "bootstrap": lambda op, a, v: bool(_typed(op, a, v, _BOOL)),
+    "replica_set_name": lambda op, a, v: _typed(op, a, v, _STR, False),
+    "replica_set_member": lambda op, a, v: _typed(op, a, v, _STR, False),
+    "members": lambda op, a, v: _typed(op, a, v, _LIST, False),
+    "config_servers": lambda op, a, v: _typed(op, a, v, _LIST, False),
+    "password": lambda op, a, v: _typed(op, a, v, _STR, False),
+    "seeds": lambda op, a, v: _typed(op, a, v, _LIST, False),
+    "enabled": lambda op, a, v: bool(_typed(op, a, v, _BOOL, False)),
+    "admin_credentials": lambda op, a, v: _typed(op, a, v, _DICT, False),
 }
 
 #: (operation, argument) -> converter, where the shared one is wrong.
@@ -427,6 +441,7 @@ class GuestRuntime:
         current = self.gate.current
         return {"guest_id": self.guest_id, "datastore": self.manager.name,
                 "status": status, "prepared": self.manager.prepared,
+                "cluster": self.manager.cluster_member,
                 "busy": current["name"] if current else None,
                 "uptime": round(time.time() - self.started, 3),
                 "pid": os.getpid()}

@@ -233,14 +233,17 @@ class TestMatrix:
         assert code == cli.EXIT_OK
         assert set(REAL) <= set(data)
         for row in data.values():
-            assert list(row) == list(capabilities.CAPABILITIES)
+            assert list(row) == list(capabilities.CAPABILITIES) + [
+                "topologies"]
+            assert row["topologies"][0]["name"] == "single"
         assert data["mysql"]["lifecycle"] is True
         assert "broken" not in data
 
     def test_table_columns(self):
-        """The table has one column per capability."""
+        """The table has one column per capability, then topologies."""
         result = views.matrix(discovery.discover())
-        assert result.columns[2:] == tuple(capabilities.CAPABILITIES)
+        assert result.columns[2:-1] == tuple(capabilities.CAPABILITIES)
+        assert result.columns[-1] == "topologies"
 
 
 class TestCheck:

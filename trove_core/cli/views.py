@@ -30,6 +30,26 @@ def _strategies(desc, policy):
             for s in desc.strategies]
 
 
+def _topologies(desc, policy):
+    """``single`` (every datastore) then its cluster topologies."""
+    if desc is None:
+        return []
+    items = [{"name": "single", "tier": desc.tier.label,
+              "allowed": policy.allows(desc.tier) if policy else True,
+              "summary": "one instance (every datastore)"}]
+    for s in desc.topologies:
+        items.append({"name": s.name, "tier": s.tier.label,
+                      "allowed": policy.allows(s.tier) if policy else True,
+                      "summary": s.summary})
+    return items
+
+
+def _topology_cell(desc):
+    names = ["single"] + ["%s (%s)" % (s.name, s.tier.label)
+                          for s in desc.topologies]
+    return ", ".join(names)
+
+
 def _strategy_line(strategy):
     return "%s (%s, %s%s)" % (
         strategy["name"], strategy["kind"], strategy["tier"],
@@ -144,6 +164,8 @@ def show(record, policy, evidence_dir=None):
             "capabilities": sorted(desc.capabilities),
             "engine_versions": list(desc.engine_versions),
             "strategies": _strategies(desc, policy),
+            "cluster_families": list(desc.cluster_families),
+            "topologies": _topologies(desc, policy),
             "supported_os": [{"id": e.id, "packages": list(e.packages)}
                              for e in desc.image.supported_os],
             "service_user": desc.image.service_user,
@@ -162,6 +184,10 @@ def show(record, policy, evidence_dir=None):
         if key in ("strategies",):
             value = "\n".join("%s: %s" % (_strategy_line(s), s["summary"])
                               for s in value) or None
+        elif key == "topologies":
+            value = "\n".join("%s (%s%s): %s" % (
+                t["name"], t["tier"], "" if t["allowed"] else
+                ", not allowed", t["summary"]) for t in value) or None
         elif key == "supported_os":
             value = "\n".join("%s: %s" % (e["id"], ", ".join(e["packages"]))
                               for e in value) or None
@@ -176,12 +202,15 @@ def show(record, policy, evidence_dir=None):
 
 
 def matrix(records):
-    """The ``matrix`` view: usable datastores by every capability.
+    """The ``matrix`` view: usable datastores by every capability, and
+    the topologies each serves.
 
     :param records: :class:`~trove_core.discovery.PluginRecord` objects;
         unusable ones are left out.
     :returns: a :class:`~trove_core.cli.output.Result`; ``data`` maps a
-        datastore to ``{capability: bool}``.
+        datastore to ``{capability: bool, ..., "topologies": [...]}``
+        (``single`` first, then each cluster topology as ``{"name",
+        "tier"}``).
     """
     from trove_core import capabilities
 
@@ -190,11 +219,17 @@ def matrix(records):
     for rec in records:
         if not rec.ok:
             continue
-        have = rec.descriptor.capabilities
+        desc = rec.descriptor
+        have = desc.capabilities
         data[rec.name] = {cap: cap in have for cap in caps}
-        rows.append([rec.name, rec.descriptor.tier.label]
-                    + ["yes" if cap in have else "-" for cap in caps])
-    return output.Result(data, tuple(["datastore", "tier"] + caps), rows)
+        data[rec.name]["topologies"] = [
+            {"name": t["name"], "tier": t["tier"]}
+            for t in _topologies(desc, None)]
+        rows.append([rec.name, desc.tier.label]
+                    + ["yes" if cap in have else "-" for cap in caps]
+                    + [_topology_cell(desc)])
+    return output.Result(
+        data, tuple(["datastore", "tier"] + caps + ["topologies"]), rows)
 
 
 CHECK_COLUMNS = ("datastore", "declared", "verified", "tier",

@@ -54,13 +54,13 @@ tests were deselected or the run stopped early: such a report is not
 complete evidence.
 
 ``strategies`` has one entry per strategy the datastore declares and per
-strategy a kit test exercised: its ``kind`` (``backup`` or
-``replication``), ``status`` (``pass`` when every test that exercised it
-passed, ``fail`` when one failed, ``skip`` when none ran it, with the
-``reason``: it cannot run here, its capability is not declared or was
-skipped, or no kit test exercises it) and ``live`` (it passed against a
-real server). The key is optional in schema 1: a report without it (an
-older kit's) holds no evidence about any strategy.
+strategy a kit test exercised: its ``kind`` (``backup``,
+``replication`` or ``cluster``), ``status`` (``pass`` when every test
+that exercised it passed, ``fail`` when one failed, ``skip`` when none
+ran it, with the ``reason``: it cannot run here, its capability is not
+declared or was skipped, or no kit test exercises it) and ``live`` (it
+passed against a real server). The key is optional in schema 1: a report
+without it (an older kit's) holds no evidence about any strategy.
 
 When the plugin's spawn fixture skips (no server here), every kit test is
 a ``skip`` with that reason, the declared capabilities come from the
@@ -79,7 +79,7 @@ SCHEMA = 1
 STATUSES = ("pass", "fail", "skip")
 ENV_VAR = "TROVE_EVIDENCE_DIR"
 NOT_DECLARED = "not declared"
-STRATEGY_KINDS = ("backup", "replication")
+STRATEGY_KINDS = ("backup", "replication", "cluster")
 NOT_EXERCISED = "no kit test exercised it in this run"
 NO_TESTS = "no conformance tests for this capability yet"
 

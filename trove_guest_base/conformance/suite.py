@@ -30,6 +30,10 @@ Tests of a capability the manager does not declare are skipped with the
 reason ``not declared``, and instead every operation of that capability
 must raise :class:`~trove_core.exceptions.OperationNotSupported`.
 
+The cluster protocol tests run once per cluster topology the
+descriptor declares (``cluster`` strategies), on instances prepared with
+a ``cluster_config``.
+
 The backup round trip runs once per backup strategy the datastore's
 descriptor declares (``test_backup_restore_round_trip[<strategy>]``); a
 strategy that cannot run here is skipped with its reason. The
@@ -52,7 +56,8 @@ from trove_guest_base.conformance.fixtures import all_pages
 from trove_guest_base.conformance.fixtures import tests_of
 
 __all__ = [
-    "AccessTests", "BackupTests", "ConfigurationTests", "DatabasesTests",
+    "AccessTests", "BackupTests", "ClusterTests", "ConfigurationTests",
+    "DatabasesTests",
     "DatastoreSuite", "GuestLogsTests", "LifecycleTests",
     "NotDeclaredTests", "ReplicationTests", "RootTests", "UsersTests",
 ]
@@ -571,6 +576,69 @@ class GuestLogsTests(ConformanceBase):
         trove_sentinel.check()
 
 
+@tests_of("cluster")
+class ClusterTests(ConformanceBase):
+    """The common cluster protocol (see
+    :class:`~trove_core.capabilities.ICluster`), once per declared
+    cluster topology: a member prepared with a ``cluster_config`` reports
+    ``instance ready`` (not active) until ``cluster_complete``, keeps its
+    identity across a guest restart, and a single instance refuses every
+    cluster operation with ``NotClusterMember``."""
+
+    trove_strategy_kind = "cluster"
+
+    def test_cluster_member_ready_until_complete(
+            self, request, trove_spawn, trove_prepare_kwargs,
+            trove_strategy):
+        from trove_core.status import ServiceStatus
+
+        strategies.exercise(request, None, "cluster", trove_strategy)
+        instance = trove_spawn()
+        manager = instance.manager
+        cluster_id = _unique("cluster")
+        kwargs = dict(trove_prepare_kwargs)
+        kwargs["cluster_config"] = {"id": cluster_id,
+                                    "instance_type": "member"}
+        manager.prepare(**kwargs)
+        assert instance.probe.is_running()
+        assert manager.refresh_status() is ServiceStatus.INSTANCE_READY
+        assert manager.cluster_member["id"] == cluster_id
+        # a guest restart: a new manager over the same state
+        again = type(manager)(manager.name, manager.conf,
+                              manager.state_dir)
+        assert again.cluster_member["id"] == cluster_id
+        assert again.cluster_member["instance_type"] == "member"
+        assert again.refresh_status() is ServiceStatus.INSTANCE_READY
+        again.operation("cluster_complete")()
+        assert again.refresh_status().is_running
+        assert again.status is not ServiceStatus.INSTANCE_READY
+        assert type(manager)(manager.name, manager.conf,
+                             manager.state_dir).cluster_member["complete"]
+
+    def test_cluster_bad_cluster_config_fails_prepare(
+            self, trove_spawn, trove_prepare_kwargs):
+        from trove_core.status import ServiceStatus
+
+        instance = trove_spawn()
+        kwargs = dict(trove_prepare_kwargs)
+        kwargs["cluster_config"] = {"id": "c1", "instance_type": "boss"}
+        with pytest.raises(exceptions.BadRequest, match="instance_type"):
+            instance.manager.prepare(**kwargs)
+        assert instance.manager.status is ServiceStatus.FAILED
+        assert not instance.manager.prepared
+
+    def test_cluster_operations_refused_on_single_instance(
+            self, trove_manager):
+        ops = [name for name, spec in trove_manager.operations().items()
+               if caps.is_cluster_operation(name)]
+        assert "cluster_complete" in ops
+        for name in sorted(ops):
+            with pytest.raises(exceptions.NotClusterMember) as info:
+                trove_manager.operation(name)
+            assert info.value.operation == name
+            assert "cluster_config" in str(info.value)
+
+
 def _not_declared_test(capability):
     iface = caps.CAPABILITIES[capability]
 
@@ -603,5 +671,6 @@ del _name, _test
 
 class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
                      AccessTests, RootTests, BackupTests, ReplicationTests,
-                     ConfigurationTests, GuestLogsTests, NotDeclaredTests):
+                     ConfigurationTests, GuestLogsTests, ClusterTests,
+                     NotDeclaredTests):
     """Every conformance test; subclass it and provide the fixtures."""
