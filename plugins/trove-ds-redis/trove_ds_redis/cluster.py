@@ -52,6 +52,7 @@ class Node:
     master_id: str
     link: str
     slots: tuple  # of (first, last) pairs, inclusive
+    pong_received: int = 0  # ms since the epoch
 
     @property
     def myself(self):
@@ -97,7 +98,8 @@ def parse_nodes(text):
         nodes.append(Node(
             node_id=fields[0], ip=ip, port=int(port or 0),
             bus_port=int(bus or 0), flags=frozenset(fields[2].split(",")),
-            master_id=fields[3], link=fields[7], slots=tuple(slots)))
+            master_id=fields[3], link=fields[7], slots=tuple(slots),
+            pong_received=int(fields[5])))
     return nodes
 
 
@@ -330,6 +332,21 @@ class RedisCluster:
                     ip, port, bus, opts.cluster_meet_timeout)) from None
         LOG.info("met Redis Cluster node %s at %s", node.node_id,
                  node.address)
+        # The handshake's PONG names the peer; what it serves comes with
+        # the next one. Wait for it (a few seconds at most) so that
+        # others_serve_slots() sees a formed cluster as formed.
+        first_pong = node.pong_received
+
+        def next_pong():
+            for seen in self.nodes(client):
+                if seen.node_id == node.node_id:
+                    return seen.pong_received > first_pong
+            return False
+
+        try:
+            self.manager.wait_for(next_pong, "a second PONG", 5)
+        except exceptions.TroveError:
+            LOG.warning("no second PONG from %s within 5 s", node.address)
 
     def add_slots(self, first_slot, last_slot):
         """Serve slots ``first_slot`` to ``last_slot`` (inclusive).

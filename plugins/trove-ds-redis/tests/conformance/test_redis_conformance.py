@@ -34,3 +34,7 @@ class TestRedisConformance(conformance.DatastoreSuite):
     def trove_override(cls):
         """Dynamic overrides from the plugin's schema."""
         return {"maxmemory-policy": "allkeys-lru", "hz": 42}
+
+    def form_single_member_cluster(self, manager):
+        """A Redis Cluster of one serves all 16384 slots itself."""
+        manager.operation("cluster_addslots")(0, 16383)
