@@ -14,7 +14,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 ALL = ["list_plugins", "guest_startup", "guest_rpc", "footprint",
-       "mysql_backup", "redis_backup"]
+       "mysql_backup", "redis_backup", "cluster_redis"]
 
 
 def main(argv=None):
