@@ -50,6 +50,16 @@ def tests_of(capability, when="declared"):
     return decorate
 
 
+def strategy_kind(cls, test_name):
+    """The ``trove_strategy_kind`` of the kit class that defines test
+    ``test_name``: a suite combining several kit classes (backup, cluster)
+    would otherwise give every test the first one's kind."""
+    for klass in getattr(cls, "__mro__", ()):
+        if test_name in vars(klass):
+            return getattr(klass, "trove_strategy_kind", "backup")
+    return getattr(cls, "trove_strategy_kind", "backup")
+
+
 def all_pages(list_operation, **kwargs):
     """Follow ``next_marker`` through every page of a list operation."""
     items, marker = list_operation(**kwargs)
@@ -191,7 +201,7 @@ class ConformanceBase:
             return
         from trove_guest_base.conformance import strategies
 
-        kind = getattr(metafunc.cls, "trove_strategy_kind", "backup")
+        kind = strategy_kind(metafunc.cls, metafunc.function.__name__)
         metafunc.parametrize("trove_strategy",
                              strategies.params(metafunc.cls, kind))
 

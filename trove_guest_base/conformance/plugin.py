@@ -107,7 +107,9 @@ def _strategy(item):
     name = callspec.params.get("trove_strategy") if callspec else None
     if not name:
         return None
-    return (getattr(item.cls, "trove_strategy_kind", "backup"), name)
+    from trove_guest_base.conformance import fixtures
+
+    return (fixtures.strategy_kind(item.cls, item.originalname), name)
 
 
 def pytest_sessionfinish(session, exitstatus):

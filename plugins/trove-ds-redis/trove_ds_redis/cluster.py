@@ -287,7 +287,8 @@ class RedisCluster:
         The peer's bus port is its port plus this member's bus offset
         (members of one cluster use the same offset, 10000 by default).
 
-        :raises BadRequest: a malformed address, or this member itself.
+        :raises BadRequest: a malformed address, this member itself, or
+            a new address while this member already serves slots.
         :raises ClusterError: no cluster node answered there in
             ``cluster_meet_timeout`` seconds; this member is unchanged.
         """
@@ -316,6 +317,15 @@ class RedisCluster:
             LOG.info("Redis Cluster member %s:%d is already known", ip,
                      port)
             return
+        if me.slots:
+            # Trove meets from a new, empty member (create and grow);
+            # from a member serving slots, a meet could merge two
+            # clusters whose slot claims then fight.
+            raise exceptions.BadRequest(
+                reason="this member already serves %d slots; call "
+                "cluster_meet on the member that joins (one serving no "
+                "slots), pointing at a member of the cluster; nothing "
+                "was changed" % me.slot_count)
         self._command(client, "cluster_meet", "MEET", ip, str(port),
                       str(bus))
         try:

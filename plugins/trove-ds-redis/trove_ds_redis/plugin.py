@@ -18,7 +18,7 @@ DESCRIPTOR = DatastoreDescriptor(
                  "RDB snapshot after a completed BGSAVE, streamed"),
         Strategy("redis-sync", "replication", "stable",
                  "REPLICAOF replication with authentication"),
-        Strategy("redis-cluster", "cluster", "experimental",
+        Strategy("redis-cluster", "cluster", "technical-preview",
                  "Redis Cluster masters driven by Trove's redis cluster "
                  "strategy (meet, slots, grow, shrink)"),
     ),

@@ -46,8 +46,9 @@ def cluster_port(host="127.0.0.1"):
 
 def spawner_options(where):
     """Guest option overrides for a test server living in ``where``
-    (for :class:`trove_core.testing.Spawner`)."""
-    return {"port": server_port(), "bind_address": "127.0.0.1",
+    (for :class:`trove_core.testing.Spawner`); its port leaves the
+    cluster bus port free, so any spawned server can be a member."""
+    return {"port": cluster_port(), "bind_address": "127.0.0.1",
             "config_file": "%s/etc/redis.conf" % where,
             "start_timeout": 30, "replication_timeout": 30}
 

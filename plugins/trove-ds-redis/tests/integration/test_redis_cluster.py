@@ -192,6 +192,21 @@ class TestBadInput:
         _call(mgr, "remove_nodes", [])
         _assert_serving(formed)
 
+    def test_meet_from_a_member_serving_slots(self, formed, make_member):
+        """A member that serves slots does not meet a new node (that
+        could merge two clusters); the stranger stays out."""
+        stranger = make_member("stranger")
+        with pytest.raises(exceptions.BadRequest,
+                           match="already serves 5461 slots"):
+            _call(formed[2], "cluster_meet", stranger.host,
+                  stranger.options.port)
+        assert len(formed[2].cluster.nodes()) == 3
+        assert len(stranger.cluster.nodes()) == 1
+        _call(formed[2], "cluster_meet", formed[0].host,
+              formed[0].options.port)  # known already: a no-op success
+        assert formed[2].status is ServiceStatus.RUNNING
+        _assert_serving(formed)
+
     def test_unreachable_member(self, make_member):
         """Meeting an address where no cluster node answers fails after
         the handshake timeout, with the member failed and unchanged."""

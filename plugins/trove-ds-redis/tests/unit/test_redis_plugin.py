@@ -27,7 +27,7 @@ class TestDeclaration:
         assert plugin.DESCRIPTOR.tier.label == "stable"
         assert {s.name: s.tier.label for s in plugin.DESCRIPTOR.strategies
                 } == {"redis-rdb": "stable", "redis-sync": "stable",
-                      "redis-cluster": "experimental"}
+                      "redis-cluster": "technical-preview"}
 
     def test_strategies_are_registered_entry_points(self):
         """Each descriptor strategy resolves through its entry-point
