@@ -23,6 +23,7 @@ import dataclasses
 import ipaddress
 import logging
 import math
+import os
 import re
 
 from trove_core import exceptions
@@ -219,8 +220,6 @@ class RedisCluster:
     @property
     def config_file(self):
         """The cluster state file Redis owns (``nodes-<port>.conf``)."""
-        import os
-
         return os.path.join(self.manager.data_dir,
                             "nodes-%d.conf" % self.manager.options.port)
 
@@ -269,9 +268,9 @@ class RedisCluster:
         """Whether another node of this member's cluster serves slots."""
         return any(n.slots for n in self.nodes() if not n.myself)
 
-    def myself(self, client=None):
-        """The :class:`Node` of this member."""
-        for node in self.nodes(client):
+    def myself(self, client=None, nodes=None):
+        """The :class:`Node` of this member (from ``nodes`` when given)."""
+        for node in self.nodes(client) if nodes is None else nodes:
             if node.myself:
                 return node
         raise exceptions.ClusterError(
@@ -295,10 +294,12 @@ class RedisCluster:
         ip, port = check_address(ip, port)
         opts = self.manager.options
         bus = port + (self.bus_port - opts.port)
-        if bus > 65535:
+        if not 0 < bus < 65536:
             raise exceptions.BadRequest(
-                reason="member port %d gives a cluster bus port above "
-                "65535" % port)
+                reason="member port %d gives cluster bus port %d (this "
+                "member's offset %+d), outside 1-65535; members of one "
+                "cluster need the same bus port offset"
+                % (port, bus, self.bus_port - opts.port))
         client = self._client()
         me = self.myself(client)
         if port == opts.port and ip in {me.ip, self.manager.host,
@@ -371,7 +372,7 @@ class RedisCluster:
         first, last = check_slot_range(first_slot, last_slot)
         client = self._client()
         nodes = self.nodes(client)
-        me = next(n for n in nodes if n.myself)
+        me = self.myself(nodes=nodes)
         for node in nodes:
             if node.myself:
                 continue
@@ -434,8 +435,9 @@ class RedisCluster:
                 % (node_ids,))
         wanted = [check_node_id(n) for n in node_ids]
         client = self._client()
-        known = {n.node_id: n for n in self.nodes(client)}
-        me = next(n for n in known.values() if n.myself)
+        nodes = self.nodes(client)
+        known = {n.node_id: n for n in nodes}
+        me = self.myself(nodes=nodes)
         forget = []
         for node_id in wanted:
             node = known.get(node_id)
