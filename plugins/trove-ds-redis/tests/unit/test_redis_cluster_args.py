@@ -127,3 +127,21 @@ class TestParse:
         assert cluster.slot_ranges([0, 1, 2, 5, 7, 8]) == [
             (0, 2), (5, 5), (7, 8)]
         assert cluster.slot_ranges([]) == []
+
+
+class TestClusterConfig:
+    """redis.conf keys of cluster mode."""
+
+    def test_base_configuration_cannot_set_cluster_keys(self):
+        """A base configuration's cluster keys are dropped; the guest's
+        own win."""
+        from trove_ds_redis import configuration
+
+        text = configuration.render(
+            "cluster-enabled no\ncluster-config-file /etc/passwd\n"
+            "cluster-port 1\nhz 20\n",
+            {"cluster-enabled": "yes", "cluster-port": 16379}, {})
+        assert "/etc/passwd" not in text
+        assert "cluster-enabled yes" in text
+        assert "cluster-port 16379" in text and "cluster-port 1\n" not in text
+        assert "hz 20" in text
