@@ -12,6 +12,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have mariadbd || need+=(mariadb-server)
 have mariadb-dump || need+=(mariadb-client)
 have mariabackup || need+=(mariadb-backup)
+[ -e /usr/lib/galera/libgalera_smm.so ] || [ -e /usr/lib/libgalera_smm.so ] || need+=(galera-4)
+have rsync || need+=(rsync)
 have redis-server || need+=(redis-server)
 have rabbitmq-server || need+=(rabbitmq-server)
 have git || need+=(git)

@@ -70,8 +70,11 @@ class TestList:
             assert item["verified_tier"] == "unverified"
             assert item["distribution"] == "trove-ds-%s" % name
             assert "lifecycle" in item["capabilities"]
-        assert {s["tier"] for s in by_name["mysql"]["strategies"]} == {
-            "stable"}
+        assert {s["tier"] for s in by_name["mysql"]["strategies"]
+                if s["kind"] != "cluster"} == {"stable"}
+        assert [(s["name"], s["tier"]) for s in by_name["mysql"][
+            "strategies"] if s["kind"] == "cluster"] == [
+            ("galera", "experimental")]
 
     def test_broken_plugins_reported(self):
         """Unusable test plugins are listed with a reason, not dropped."""
@@ -99,7 +102,11 @@ class TestList:
         assert allowed == {"mysql": False, "cassandra": False,
                            "mongodb": False, "redis": False, "fake": True}
         mysql = [d for d in data if d["name"] == "mysql"][0]
-        assert not any(s["allowed"] for s in mysql["strategies"])
+        assert not any(s["allowed"] for s in mysql["strategies"]
+                       if s["kind"] != "cluster")
+        # the galera topology carries its own (experimental) tier
+        assert [s["name"] for s in mysql["strategies"]
+                if s["allowed"]] == ["galera"]
 
     def test_config_file(self, tmp_path):
         """[DEFAULT] allowed_tiers of a config file sets the policy."""

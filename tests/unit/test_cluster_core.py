@@ -222,3 +222,37 @@ class TestDescriptor:
                            match="family capability"):
             self._desc({"lifecycle", "cluster"}, [descriptor.Strategy(
                 "galera", "cluster", "experimental")])
+
+
+class TestEndpoint:
+    """The guest runtime routes cluster calls through the membership
+    check, before converting or running anything."""
+
+    def test_runtime_refuses_non_member(self, tmp_path):
+        mgr = helpers.make_fake_manager(tmp_path, manager_cls=GaleraFake)
+        _prepare(mgr)
+        runtime = endpoint.GuestRuntime(mgr, record=None, guest_id="g-1")
+        try:
+            with pytest.raises(exceptions.NotClusterMember):
+                runtime.handle("install_cluster", {
+                    "replication_user": {"name": "r", "password": "p"},
+                    "cluster_configuration": "[galera]\n",
+                    "bootstrap": True})
+            assert runtime.health()["cluster"] is None
+        finally:
+            runtime.gate.close(5)
+            mgr.do_stop()
+
+    def test_runtime_member_health(self, member):
+        runtime = endpoint.GuestRuntime(member, record=None, guest_id="g-2")
+        try:
+            runtime.handle("install_cluster", {
+                "replication_user": {"name": "r", "password": "p"},
+                "cluster_configuration": "[galera]\n", "bootstrap": True})
+            health = runtime.health()
+            assert health["status"] == "instance ready"
+            assert health["cluster"]["role"] == "bootstrap"
+            runtime.handle("cluster_complete", {})
+            assert runtime.health()["status"] == "healthy"
+        finally:
+            runtime.gate.close(5)

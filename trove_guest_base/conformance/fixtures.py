@@ -50,16 +50,6 @@ def tests_of(capability, when="declared"):
     return decorate
 
 
-def strategy_kind(cls, test_name):
-    """The ``trove_strategy_kind`` of the kit class that defines test
-    ``test_name``: a suite combining several kit classes (backup, cluster)
-    would otherwise give every test the first one's kind."""
-    for klass in getattr(cls, "__mro__", ()):
-        if test_name in vars(klass):
-            return getattr(klass, "trove_strategy_kind", "backup")
-    return getattr(cls, "trove_strategy_kind", "backup")
-
-
 def all_pages(list_operation, **kwargs):
     """Follow ``next_marker`` through every page of a list operation."""
     items, marker = list_operation(**kwargs)
@@ -196,12 +186,13 @@ class ConformanceBase:
 
     def pytest_generate_tests(self, metafunc):
         """Parametrize ``trove_strategy`` over the declared strategies of
-        the class's ``trove_strategy_kind`` (see :mod:`.strategies`)."""
+        the test's (or its class's) ``trove_strategy_kind`` (see
+        :mod:`.strategies`)."""
         if "trove_strategy" not in metafunc.fixturenames:
             return
         from trove_guest_base.conformance import strategies
 
-        kind = strategy_kind(metafunc.cls, metafunc.function.__name__)
+        kind = plugin._strategy_kind(metafunc.function, metafunc.cls)
         metafunc.parametrize("trove_strategy",
                              strategies.params(metafunc.cls, kind))
 

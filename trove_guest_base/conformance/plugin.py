@@ -107,9 +107,15 @@ def _strategy(item):
     name = callspec.params.get("trove_strategy") if callspec else None
     if not name:
         return None
-    from trove_guest_base.conformance import fixtures
+    return (_strategy_kind(item.function, item.cls), name)
 
-    return (fixtures.strategy_kind(item.cls, item.originalname), name)
+
+def _strategy_kind(function, cls):
+    """The strategy kind a test exercises: its own
+    ``trove_strategy_kind``, else its class's, else ``backup`` (a suite
+    class mixes tests of several kinds)."""
+    return (getattr(function, "trove_strategy_kind", None)
+            or getattr(cls, "trove_strategy_kind", "backup"))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -585,8 +585,6 @@ class ClusterTests(ConformanceBase):
     identity across a guest restart, and a single instance refuses every
     cluster operation with ``NotClusterMember``."""
 
-    trove_strategy_kind = "cluster"
-
     def form_single_member_cluster(self, manager):
         """Make ``manager``, a lone prepared member, a whole cluster of
         one before ``cluster_complete`` (a family whose completion checks
@@ -621,6 +619,9 @@ class ClusterTests(ConformanceBase):
         assert type(manager)(manager.name, manager.conf,
                              manager.state_dir).cluster_member["complete"]
 
+    # on the test, not the class: DatastoreSuite mixes every kit class
+    test_cluster_member_ready_until_complete.trove_strategy_kind = "cluster"
+
     def test_cluster_bad_cluster_config_fails_prepare(
             self, trove_spawn, trove_prepare_kwargs):
         from trove_core.status import ServiceStatus
@@ -643,6 +644,30 @@ class ClusterTests(ConformanceBase):
                 trove_manager.operation(name)
             assert info.value.operation == name
             assert "cluster_config" in str(info.value)
+
+
+def _family_members_only_test(capability):
+    iface = caps.CAPABILITIES[capability]
+
+    def test(self, trove_manager):
+        for operation in sorted(iface.names()):
+            with pytest.raises(exceptions.NotClusterMember) as info:
+                trove_manager.operation(operation)
+            assert info.value.operation == operation
+    test.__name__ = "test_%s_members_only" % capability
+    test.__doc__ = ("Every %s operation is refused with NotClusterMember "
+                    "on a single instance, before it runs (the family's "
+                    "live behaviour is the plugin's own cluster tests')."
+                    % capability)
+    test.trove_capability = capability
+    test.trove_when = "declared"
+    return test
+
+
+for _cap in caps.CLUSTER_FAMILIES.values():
+    _test = _family_members_only_test(_cap)
+    setattr(ClusterTests, _test.__name__, _test)
+del _cap, _test
 
 
 def _not_declared_test(capability):

@@ -25,6 +25,7 @@ from trove_core import manager
 from trove_core import models
 from trove_core.status import ServiceStatus
 from trove_ds_cassandra import backup as backup_mod
+from trove_ds_cassandra import cluster as ring_mod
 from trove_ds_cassandra import config as config_mod
 from trove_ds_cassandra import cql
 from trove_ds_cassandra import options as opts_mod
@@ -67,8 +68,9 @@ def cluster_options(host, port, user=None, password=None):
 
 
 @implementer(caps.IDatabases, caps.IUsers, caps.IAccess, caps.IRoot,
-             caps.IBackup, caps.IConfiguration)
-class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
+             caps.IBackup, caps.IConfiguration, caps.ICassandraCluster)
+class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
+              manager.BaseDatastoreManager):
     """Guest manager of the cassandra datastore; its backup operations are
     in :mod:`.backup`.
 
@@ -151,6 +153,8 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
         }
         if rpc in _ANY_ADDRESS:
             settings["broadcast_rpc_address"] = listen
+        if "auto_bootstrap" in cluster and not restore:
+            settings["auto_bootstrap"] = bool(cluster["auto_bootstrap"])
         return settings
 
     def render_config(self, restore=False):

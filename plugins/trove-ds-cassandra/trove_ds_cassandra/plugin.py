@@ -10,11 +10,14 @@ DESCRIPTOR = DatastoreDescriptor(
     tier="technical-preview",
     summary="Apache Cassandra wide-column store",
     capabilities=frozenset({"lifecycle", "databases", "users", "access",
-                            "root", "backup", "configuration"}),
+                            "root", "backup", "configuration", "cluster",
+                            "cluster_cassandra"}),
     engine_versions=("4.1", "5.0"),
     strategies=(
         Strategy("nodetool-snapshot", "backup", "experimental",
                  "nodetool snapshot files, streamed"),
+        Strategy("ring", "cluster", "experimental",
+                 "a Cassandra ring (Trove's cassandra cluster strategy)"),
     ),
     image=ImageSpec(
         supported_os=(

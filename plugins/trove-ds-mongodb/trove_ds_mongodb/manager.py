@@ -24,6 +24,7 @@ from trove_core import models
 from trove_core.status import ServiceStatus
 from trove_ds_mongodb import admin as admin_mod
 from trove_ds_mongodb import backup as backup_mod
+from trove_ds_mongodb import cluster as cluster_mod
 from trove_ds_mongodb import config as config_mod
 from trove_ds_mongodb import options as opts_mod
 from trove_ds_mongodb import replication as replication_mod
@@ -41,8 +42,9 @@ _ANY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104
 
 
 @implementer(caps.IDatabases, caps.IUsers, caps.IAccess, caps.IRoot,
-             caps.IBackup, caps.IConfiguration, caps.IReplication)
-class Manager(backup_mod.BackupOperations,
+             caps.IBackup, caps.IConfiguration, caps.IReplication,
+             caps.IMongoDBCluster)
+class Manager(cluster_mod.MongoClusterMember, backup_mod.BackupOperations,
               replication_mod.ReplicationOperations,
               manager.BaseDatastoreManager):
     """Guest manager of the mongodb datastore; its backup and replication
@@ -102,7 +104,9 @@ class Manager(backup_mod.BackupOperations,
         else:
             bind_ip = ",".join(dict.fromkeys(["127.0.0.1", bind]))
         replica_set = None if bootstrap else self.replica_set_name
+        cluster = {} if bootstrap else self.cluster_settings()
         return {
+            **cluster,
             "net.port": self.options.port,
             "net.bindIp": bind_ip,
             "net.ipv6": True if ":" in bind_ip else None,
@@ -122,6 +126,8 @@ class Manager(backup_mod.BackupOperations,
         system settings."""
         from trove_guest_base import files
 
+        if self.cluster_role == "query_router":
+            return config_mod.render({}, {}, self.mongos_settings())
         base_text = files.read_secret(self._base_path())
         return config_mod.render(config_mod.parse_base(base_text),
                                  self._state.get("overrides") or {},
@@ -141,10 +147,12 @@ class Manager(backup_mod.BackupOperations,
         if self._runner is None:
             from trove_guest_base import process
 
+            argv = ([self.options.server_binary, "--config",
+                     self.options.config_file]
+                    if self.cluster_role != "query_router"
+                    else self.mongos_argv())
             self._runner = process.make_runner(
-                self.options,
-                [self.options.server_binary, "--config",
-                 self.options.config_file],
+                self.options, argv,
                 pid_file=os.path.join(self.state_dir, "mongod.pid"),
                 log_file=os.path.join(self.state_dir, "mongod.stdout.log"))
         return self._runner
@@ -177,6 +185,10 @@ class Manager(backup_mod.BackupOperations,
     def probe_status(self):
         """``HEALTHY`` when mongod answers, ``RUNNING`` when its process
         is up but silent, else ``CRASHED`` or ``SHUTDOWN``."""
+        if self.cluster_role == "query_router" and not self._state.get(
+                "config_db"):
+            # mongos waits for add_config_servers
+            return ServiceStatus.INSTANCE_READY
         if self.runner.is_running():
             try:
                 return (ServiceStatus.HEALTHY if self._hello()
@@ -222,6 +234,10 @@ class Manager(backup_mod.BackupOperations,
                            request.config_contents or "", mode=0o600)
         overrides = config_mod.validate_overrides(request.overrides or {})
         self._save_state(overrides=overrides)
+        if request.cluster_config:
+            self.prepare_cluster(request.cluster_config)
+            if self.cluster_role == "query_router":
+                return  # mongos starts with add_config_servers
         self._write_rendered(bootstrap=True)
         self.do_start()
         try:

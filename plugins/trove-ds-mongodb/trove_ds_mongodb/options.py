@@ -35,6 +35,9 @@ GUEST_OPTS = options.guest_opts(
                help="The mongodump executable used by backups."),
     cfg.StrOpt("mongorestore_binary", default="mongorestore",
                help="The mongorestore executable used by restores."),
+    cfg.StrOpt("mongos_binary", default="mongos",
+               help="The query router executable (a cluster's "
+                    "query_router members run it)."),
     cfg.StrOpt("replica_set_name", default=None,
                help="The replica set this server belongs to; set by the "
                     "replication strategy, or here for a fixed one."),

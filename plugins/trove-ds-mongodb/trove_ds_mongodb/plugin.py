@@ -11,13 +11,16 @@ DESCRIPTOR = DatastoreDescriptor(
     summary="MongoDB document store",
     capabilities=frozenset({"lifecycle", "databases", "users", "access",
                             "root", "backup", "configuration",
-                            "replication"}),
+                            "replication", "cluster", "cluster_mongodb"}),
     engine_versions=("6.0", "7.0"),
     strategies=(
         Strategy("mongodump", "backup", "experimental",
                  "mongodump archive, compressed, streamed"),
         Strategy("mongodb-replset", "replication", "experimental",
                  "replica set membership"),
+        Strategy("sharded", "cluster", "experimental",
+                 "sharded cluster: shard replica sets, config servers, "
+                 "mongos query routers (Trove's mongodb strategy)"),
     ),
     image=ImageSpec(
         supported_os=(

@@ -33,6 +33,7 @@ from trove_guest_base import files
 from trove_ds_mysql import admin as admin_mod
 from trove_ds_mysql import backup as backup_mod
 from trove_ds_mysql import configuration
+from trove_ds_mysql import galera
 from trove_ds_mysql import guestlog
 from trove_ds_mysql import service
 
@@ -58,9 +59,12 @@ def _user(item):
 
 @implementer(caps.ILifecycle, caps.IDatabases, caps.IUsers, caps.IAccess,
              caps.IRoot, caps.IBackup, caps.IReplication,
-             caps.IConfiguration, caps.IGuestLogs)
-class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
-    """Guest manager of the mysql datastore (MariaDB 10.6+)."""
+             caps.IConfiguration, caps.IGuestLogs, caps.IGaleraCluster)
+class Manager(galera.GaleraMember, backup_base.BackupOperations,
+              manager.BaseDatastoreManager):
+    """Guest manager of the mysql datastore (MariaDB 10.6+); a Galera
+    member when prepared with a ``cluster_config`` (see
+    :mod:`trove_ds_mysql.galera`)."""
 
     backup_type_aliases = backup_mod.TROVE_TYPES
 
@@ -73,6 +77,7 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         self.logs = guestlog.GuestLogs(self)
         self._replication = None
         self._read_lock = None
+        self.server.cluster = self.galera_installed
 
     # -- state helpers ------------------------------------------------------
 
@@ -123,7 +128,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         overrides = dict(self.recall("overrides", {}))
         overrides.update(self.log_overrides())
         self.server.write_config(self.server.render_config(
-            base, overrides, self.recall("memory_mb")))
+            base, overrides, self.recall("memory_mb"),
+            cluster=self.cluster_section()))
 
     def write_config(self, config_contents):
         """Keep ``config_contents`` as the base configuration and render
@@ -228,6 +234,8 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
         """Render ``my.cnf`` and start the server."""
         self._render()
         self.server.start()
+        if self.galera_installed:
+            self.wait_synced()
         self.remember(restart_required=False)
 
     def do_stop(self):
@@ -245,6 +253,13 @@ class Manager(backup_base.BackupOperations, manager.BaseDatastoreManager):
                 return ServiceStatus.RUNNING
             if self.recall("restart_required"):
                 return ServiceStatus.RESTART_REQUIRED
+            if self.galera_installed:
+                try:
+                    ready = self.wsrep_status().get("wsrep_ready") == "ON"
+                except exceptions.DatastoreError:
+                    ready = False
+                if not ready:  # out of the primary component
+                    return ServiceStatus.RUNNING
             return ServiceStatus.HEALTHY
         if runner.crashed():
             return ServiceStatus.CRASHED

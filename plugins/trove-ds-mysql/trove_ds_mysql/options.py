@@ -45,6 +45,21 @@ GUEST_OPTS = options.guest_opts(
                help="The physical backup program."),
     cfg.StrOpt("xbstream_binary", default="mbstream",
                help="The program that unpacks xbstream archives."),
+    cfg.StrOpt("galera_provider", default="",
+               help="The Galera provider library; empty: the path the "
+                    "cluster fragment names if it exists here, else the "
+                    "first of galera-4's usual paths."),
+    cfg.StrOpt("galera_address", default="",
+               help="This member's address in a Galera cluster; empty: "
+                    "bind_address unless it is a wildcard, else the "
+                    "fragment's wsrep_node_address."),
+    cfg.PortOpt("galera_port", default=4567,
+                help="Galera group communication port of this member; "
+                     "also the port of a peer listed without one."),
+    cfg.PortOpt("galera_ist_port", default=4568,
+                help="Galera incremental state transfer (IST) port."),
+    cfg.PortOpt("galera_sst_port", default=4444,
+                help="Galera state snapshot transfer (SST, rsync) port."),
     cfg.StrOpt("backup_tmp_dir", default=None,
                help="Scratch space for physical restores; "
                     "'<mount_point>/restore' when unset (must be on a "

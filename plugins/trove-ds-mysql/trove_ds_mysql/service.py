@@ -62,6 +62,11 @@ class MySQLServer:
         self.socket = os.path.join(self.run_dir, "mysqld.sock")
         self.pid_file = os.path.join(self.run_dir, "mysqld.pid")
         self.config_file = options.config_file
+        #: the server's own temporary directory: servers sharing /tmp
+        #: collide on temporary table names (concurrent
+        #: mariadb-install-db runs fail with "Unknown table
+        #: 'mysql.tmp_user_sys'").
+        self.tmp_dir = os.path.join(options.mount_point, "tmp")
         self.logs = {
             "error": os.path.join(self.log_dir, "error.log"),
             "slow_query": os.path.join(self.log_dir, "slow-query.log"),
@@ -69,6 +74,9 @@ class MySQLServer:
         }
         self._runner = None
         self._is_mariadb = None
+        #: whether ``my.cnf`` makes the server a Galera member (the
+        #: maintenance mode then runs with the provider off).
+        self.cluster = False
 
     # -- identity ---------------------------------------------------------
 
@@ -88,17 +96,20 @@ class MySQLServer:
     # -- configuration ----------------------------------------------------
 
     def render_config(self, config_contents=None, overrides=None,
-                      memory_mb=None):
+                      memory_mb=None, cluster=None):
         """Return the text of ``my.cnf``.
 
         Layers, later ones winning: the guest's defaults,
-        ``config_contents`` (Trove's rendered template), the keys the
-        guest owns (paths, port, identity), then ``overrides``.
+        ``config_contents`` (Trove's rendered template), the cluster's
+        ``[galera]`` section, the keys the guest owns (paths, port,
+        identity), then ``overrides``.
 
         :param config_contents: ini text, or ``None``.
         :param overrides: ``{name: value}`` for ``[mysqld]``, already
             validated against the parameter schema.
         :param memory_mb: the instance's memory, to size the buffer pool.
+        :param cluster: the ``[galera]`` section of a cluster member
+            (:func:`trove_ds_mysql.galera.galera_section`), or ``None``.
         """
         mysqld = {
             "binlog_format": "ROW",
@@ -110,6 +121,7 @@ class MySQLServer:
             "slow_query_log_file": self.logs["slow_query"],
             "general_log_file": self.logs["general"],
             "max_allowed_packet": "64M",
+            "tmpdir": self.tmp_dir,
         }
         if memory_mb:
             mysqld["innodb_buffer_pool_size"] = "%dM" % max(
@@ -117,6 +129,8 @@ class MySQLServer:
         config = configfile.IniConfig({"client": {}, "mysqld": mysqld})
         if config_contents:
             config.merge(configfile.IniConfig.parse(config_contents))
+        if cluster:
+            config.merge({"galera": dict(cluster)})
         owned = {
             "user": self.options.service_user,
             "datadir": self.data_dir,
@@ -166,7 +180,8 @@ class MySQLServer:
     def prepare_dirs(self):
         """Create the data, run and log directories, owned by the service
         user."""
-        for path in (self.data_dir, self.run_dir, self.log_dir):
+        for path in (self.data_dir, self.run_dir, self.log_dir,
+                     self.tmp_dir):
             os.makedirs(path, mode=0o750, exist_ok=True)
             self._chown(path)
 
@@ -268,8 +283,11 @@ class MySQLServer:
             raise exceptions.DatastoreError(
                 operation="maintenance", reason="the server is running; "
                 "stop it first")
-        runner = self._child(["--skip-grant-tables", "--skip-networking",
-                              "--skip-slave-start"], name="maintenance")
+        extra = ["--skip-grant-tables", "--skip-networking",
+                 "--skip-slave-start"]
+        if self.cluster:
+            extra.append("--wsrep-provider=none")
+        runner = self._child(extra, name="maintenance")
         runner.start(timeout=self.options.start_timeout)
         try:
             conn = self.wait_ready(runner, self._root_connect)

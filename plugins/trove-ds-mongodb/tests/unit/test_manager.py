@@ -22,7 +22,7 @@ class TestDeclaration:
         declared = discovery.verify_manager(
             "mongodb", manager_mod.Manager, plugin.DESCRIPTOR)
         assert declared == sorted(plugin.DESCRIPTOR.capabilities)
-        assert "replication" in declared and "cluster" not in declared
+        assert {"replication", "cluster", "cluster_mongodb"} <= set(declared)
 
     def test_undeclared_operation(self, mongo_manager):
         """An operation of an undeclared capability is refused."""
