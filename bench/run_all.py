@@ -14,7 +14,8 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 ALL = ["list_plugins", "guest_startup", "guest_rpc", "footprint",
-       "mysql_backup", "redis_backup", "galera_cluster"]
+       "mysql_backup", "redis_backup", "galera_cluster",
+       "cluster_redis"]
 
 
 def main(argv=None):

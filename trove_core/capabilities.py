@@ -32,7 +32,8 @@ __all__ = [
     "CAPABILITIES", "CLUSTER_FAMILIES", "IAccess", "IBackup",
     "ICassandraCluster", "ICluster", "IConfiguration", "IDatabases",
     "IDiagnostics", "IGaleraCluster", "IGuestLogs", "ILifecycle",
-    "IModules", "IMongoDBCluster", "IReplication", "IRoot", "ISSL",
+    "IModules", "IMongoDBCluster", "IRedisCluster", "IReplication",
+    "IRoot", "ISSL",
     "IUpgrade", "IUsers", "IVolume", "OPERATIONS", "OperationSpec",
     "capabilities_of", "cluster_families", "interfaces_of",
     "is_cluster_operation",
@@ -367,6 +368,38 @@ class ICassandraCluster(ICluster):
         """Store admin credentials another node created."""
 
 
+class IRedisCluster(ICluster):
+    """A Redis Cluster master (Trove's ``redis`` cluster strategy).
+
+    Trove creates a cluster with :meth:`cluster_meet` on every member but
+    the first (pointing at the first), :meth:`cluster_addslots` on each
+    member (together covering slots 0-16383), then ``cluster_complete``
+    on all. It grows one with :meth:`get_node_ip` on an existing member
+    and :meth:`cluster_meet` on the new ones, and shrinks one with
+    :meth:`get_node_id_for_removal` on the leaving members and
+    :meth:`remove_nodes` on the others.
+    """
+
+    def cluster_meet(ip, port):
+        """Join the cluster of the member at ``ip`` and client ``port``
+        (an int or a decimal string); return once the handshake is done."""
+
+    def cluster_addslots(first_slot, last_slot):
+        """Serve hash slots ``first_slot`` to ``last_slot`` inclusive
+        (whole numbers, possibly sent as floats; none served elsewhere)."""
+
+    def get_node_ip():
+        """Return ``[ip, port]`` at which other members meet this one."""
+
+    def get_node_id_for_removal():
+        """Return this member's node id, or ``None`` while it still serves
+        slots (the control plane then refuses the shrink)."""
+
+    def remove_nodes(node_ids):
+        """Forget the nodes ``node_ids`` that leave the cluster (called on
+        each member that stays); refused for a node serving slots."""
+
+
 class IVolume(Interface):
     """Block storage handled on the guest."""
 
@@ -516,6 +549,12 @@ _TAGS = {
         cluster_secure=(CALL, "1.0", True, False),
         get_admin_credentials=(CALL, "1.0", False, False),
         store_admin_credentials=(CALL, "1.0", True, False)),
+    IRedisCluster: dict(
+        cluster_meet=(CALL, "1.0", True, False),
+        cluster_addslots=(CALL, "1.0", True, False),
+        get_node_ip=(CALL, "1.0", False, False),
+        get_node_id_for_removal=(CALL, "1.0", False, False),
+        remove_nodes=(CALL, "1.0", True, False)),
     IVolume: dict(
         mount_volume=(CALL, "1.0", True, False),
         unmount_volume=(CALL, "1.0", True, False),
@@ -545,7 +584,7 @@ _NAMES = {
     IUpgrade: "upgrade", IModules: "modules", ISSL: "ssl",
     IDiagnostics: "diagnostics",
     IGaleraCluster: "cluster_galera", IMongoDBCluster: "cluster_mongodb",
-    ICassandraCluster: "cluster_cassandra",
+    ICassandraCluster: "cluster_cassandra", IRedisCluster: "cluster_redis",
 }
 
 #: cluster family name -> its capability name. A family's interface
@@ -554,6 +593,7 @@ CLUSTER_FAMILIES = {
     "galera": "cluster_galera",
     "mongodb": "cluster_mongodb",
     "cassandra": "cluster_cassandra",
+    "redis": "cluster_redis",
 }
 
 #: capability name -> interface, in a stable order.

@@ -91,3 +91,24 @@ def make(redis_root):
     yield factory
     for mgr in made:
         mgr.do_stop()
+
+
+@pytest.fixture(scope="module")
+def make_member(redis_root):
+    """Build and prepare Redis Cluster members (cluster mode, bus port
+    free); their servers stop after the module."""
+    made = []
+
+    def factory(name, **overrides):
+        settings = dict(port=testing.cluster_port(),
+                        cluster_node_timeout=3000, cluster_meet_timeout=20)
+        settings.update(overrides)
+        mgr = make_manager(redis_root, name, **settings)
+        made.append(mgr)
+        mgr.prepare(memory_mb=None, packages=[], databases=[], users=[],
+                    cluster_config={"id": "c-redis",
+                                    "instance_type": "member"})
+        return mgr
+    yield factory
+    for mgr in made:
+        mgr.do_stop()

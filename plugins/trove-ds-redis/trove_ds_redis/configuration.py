@@ -30,6 +30,9 @@ GUEST_OWNED = frozenset({
     "appenddirname", "appendfilename", "pidfile", "supervised",
     "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file",
     "tls-ca-cert-dir", "tls-auth-clients",
+    "cluster-enabled", "cluster-config-file", "cluster-port",
+    "cluster-announce-ip", "cluster-announce-port",
+    "cluster-announce-bus-port",
 })
 
 

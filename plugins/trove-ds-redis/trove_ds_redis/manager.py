@@ -4,7 +4,9 @@ Lifecycle, configuration overrides, root and ACL users live here; backup
 and replication are strategies loaded by name from their entry-point
 groups (:mod:`trove_ds_redis.backup`, :mod:`trove_ds_redis.replication`);
 ``create_backup`` and the restore of ``prepare`` are the shared
-:class:`trove_guest_base.backup.BackupOperations`.
+:class:`trove_guest_base.backup.BackupOperations`. A guest prepared with a
+``cluster_config`` is a Redis Cluster member; its cluster calls are
+:mod:`trove_ds_redis.cluster`.
 
 Authentication: the guest itself connects as the ACL user ``os_admin``
 whose password is a 0600 secret; the ACL file holds only its SHA-256.
@@ -49,7 +51,8 @@ def _pairs(reply):
 
 
 @implementer(caps.IUsers, caps.IAccess, caps.IRoot, caps.IBackup,
-             caps.IReplication, caps.IConfiguration, caps.ISSL)
+             caps.IReplication, caps.IConfiguration, caps.ISSL,
+             caps.IRedisCluster)
 class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
     """Guest manager of the Redis datastore."""
 
@@ -59,6 +62,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         self._client = None
         self._replication = None
         self.tls = tls_mod.TLS(self)
+        self._cluster = None
 
     # -- paths and plumbing -----------------------------------------------
 
@@ -165,6 +169,16 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         ``username``), or ``None``."""
         return self._state.get("replica_of")
 
+    @property
+    def cluster(self):
+        """The :class:`~trove_ds_redis.cluster.RedisCluster` operations of
+        this member."""
+        if self._cluster is None:
+            from trove_ds_redis import cluster
+
+            self._cluster = cluster.RedisCluster(self)
+        return self._cluster
+
     def set_replica_source(self, source, password=None):
         """Record the primary to follow (``None``: none) and its
         replication password (a 0600 secret), then re-render the
@@ -200,6 +214,8 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         if aof is not None:
             managed["appendonly"] = "yes" if aof else "no"
         managed.update(self.tls.managed())
+        if self.is_cluster_member:
+            managed.update(self.cluster.managed_config())
         return managed
 
     def aof_wanted(self):
@@ -292,6 +308,11 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         ``request.backup_info`` when given, start and wait until ready;
         with ``request.snapshot`` (a replica context) follow that
         primary."""
+        if request.cluster_config and request.snapshot:
+            raise exceptions.BadRequest(
+                reason="a Redis Cluster member cannot also be a REPLICAOF "
+                "replica; prepare it with a cluster_config or a snapshot, "
+                "not both")
         os.makedirs(self.data_dir, mode=0o750, exist_ok=True)
         if self.service_owner:
             shutil.chown(self.data_dir, user=self.service_owner)
@@ -317,6 +338,11 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
             self._start_and_wait()
         if request.snapshot:
             self.replication.attach(request.snapshot)
+        if self.is_cluster_member:
+            me = self.cluster.myself()
+            self.update_cluster_member(role="master", node_id=me.node_id)
+            LOG.info("Redis Cluster member %s ready on port %d (bus %d)",
+                     me.node_id, self.options.port, self.cluster.bus_port)
 
     def _enable_aof(self):
         """Turn the AOF on at run time: Redis then writes a base AOF from
@@ -396,6 +422,37 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         if self.runner.crashed():
             return ServiceStatus.CRASHED
         return ServiceStatus.SHUTDOWN
+
+    # -- Redis Cluster (IRedisCluster) ---------------------------------------
+
+    def cluster_meet(self, ip, port):
+        """Join the cluster of the member at ``ip:port``; when that
+        cluster already serves every slot (Trove's grow, whose
+        ``cluster_complete`` never arrives) this member completes itself.
+        """
+        self.cluster.meet(ip, port)
+        if self.cluster.others_serve_slots():
+            self.cluster_complete()
+
+    def cluster_addslots(self, first_slot, last_slot):
+        """Serve slots ``first_slot`` to ``last_slot`` (whole numbers)."""
+        self.cluster.add_slots(first_slot, last_slot)
+
+    def get_node_ip(self):
+        """``[ip, port]`` other members meet this one at."""
+        return self.cluster.node_ip()
+
+    def get_node_id_for_removal(self):
+        """This member's node id, or ``None`` while it serves slots."""
+        return self.cluster.node_id_for_removal()
+
+    def remove_nodes(self, node_ids):
+        """Forget the nodes ``node_ids`` that left the cluster."""
+        self.cluster.remove(node_ids)
+
+    def do_cluster_complete(self):
+        """Wait until the cluster serves every slot."""
+        self.cluster.wait_complete()
 
     # -- root (IRoot) --------------------------------------------------------
 

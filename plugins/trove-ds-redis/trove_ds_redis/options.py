@@ -38,6 +38,23 @@ GUEST_OPTS = options.guest_opts(
                help="Eviction policy when maxmemory is reached."),
     cfg.IntOpt("replication_timeout", default=300, min=1,
                help="Seconds to wait for a replica to sync or catch up."),
+    cfg.PortOpt("cluster_bus_port",
+                help="Cluster bus port of a Redis Cluster member (default: "
+                     "port + 10000). Members of one cluster must use the "
+                     "same offset from their port: cluster_meet reaches "
+                     "a peer's bus at its port plus this offset."),
+    cfg.IntOpt("cluster_node_timeout", default=15000, min=100,
+               help="Milliseconds a Redis Cluster member may be "
+                    "unreachable before the others mark it failed "
+                    "(cluster-node-timeout)."),
+    cfg.IntOpt("cluster_meet_timeout", default=60, min=1,
+               help="Seconds cluster_meet waits for the handshake with "
+                    "the member it is given, and cluster_complete for "
+                    "the cluster to serve every slot."),
+    cfg.StrOpt("cluster_announce_ip",
+               help="IP address a Redis Cluster member announces to the "
+                    "others and returns from get_node_ip (default: what "
+                    "the other members see)."),
 ]
 
 

@@ -11,13 +11,16 @@ DESCRIPTOR = DatastoreDescriptor(
     summary="Redis key-value server",
     capabilities=frozenset({
         "lifecycle", "users", "access", "root", "backup", "replication",
-        "configuration", "ssl"}),
+        "configuration", "ssl", "cluster", "cluster_redis"}),
     engine_versions=("7.0", "7.2"),
     strategies=(
         Strategy("redis-rdb", "backup", "stable",
                  "RDB snapshot after a completed BGSAVE, streamed"),
         Strategy("redis-sync", "replication", "stable",
                  "REPLICAOF replication with authentication"),
+        Strategy("redis-cluster", "cluster", "technical-preview",
+                 "Redis Cluster masters driven by Trove's redis cluster "
+                 "strategy (meet, slots, grow, shrink)"),
     ),
     image=ImageSpec(
         supported_os=(

@@ -13,7 +13,7 @@ import random
 from trove_guest_base import net
 from trove_guest_base.conformance import probe
 
-__all__ = ["RedisProbe", "server_port", "spawner_options"]
+__all__ = ["RedisProbe", "cluster_port", "server_port", "spawner_options"]
 
 _RANDOM = random.SystemRandom()
 _HANDED_OUT = set()
@@ -31,10 +31,24 @@ def server_port(host="127.0.0.1"):
     return net.free_port(host)
 
 
+def cluster_port(host="127.0.0.1"):
+    """A free port for a Redis Cluster member whose bus port (``port +
+    10000``) is free too; both stay below the ephemeral range."""
+    for _ in range(200):
+        port = _RANDOM.randint(12000, 22000)
+        if (port not in _HANDED_OUT and port + 10000 not in _HANDED_OUT
+                and not net.port_open(host, port)
+                and not net.port_open(host, port + 10000)):
+            _HANDED_OUT.update((port, port + 10000))
+            return port
+    raise RuntimeError("no free port pair (p, p + 10000) in 12000-32000")
+
+
 def spawner_options(where):
     """Guest option overrides for a test server living in ``where``
-    (for :class:`trove_core.testing.Spawner`)."""
-    return {"port": server_port(), "bind_address": "127.0.0.1",
+    (for :class:`trove_core.testing.Spawner`); its port leaves the
+    cluster bus port free, so any spawned server can be a member."""
+    return {"port": cluster_port(), "bind_address": "127.0.0.1",
             "config_file": "%s/etc/redis.conf" % where,
             "start_timeout": 30, "replication_timeout": 30}
 

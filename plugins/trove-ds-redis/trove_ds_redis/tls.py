@@ -65,14 +65,19 @@ class TLS:
                disable=False):
         """Trove's ``ssl_action``.
 
-        :raises BadRequest: a replica, both or neither switch, a mode
-            other than ``enforced``, or an unusable container; nothing
-            was changed.
+        :raises BadRequest: a replica or cluster member, both or neither
+            switch, a mode other than ``enforced``, or an unusable
+            container; nothing was changed.
         """
         if enable and self.manager.replica_source:
             raise exceptions.BadRequest(
                 reason="this redis server is a replica; detach it before "
                 "switching TLS on")
+        if enable and self.manager.is_cluster_member:
+            # the cluster bus and every peer would need TLS too
+            raise exceptions.BadRequest(
+                reason="this redis server is a Redis Cluster member; TLS "
+                "is managed for single servers only")
         self.certs.apply(mode=mode, container=container, enable=enable,
                          disable=disable, name="the redis guest (one "
                          "port: TLS there is for every client)")

@@ -76,3 +76,15 @@ class TestRedisTLS:
             prepared.ssl_action(**kwargs)
         assert prepared.refresh_status() is ServiceStatus.RUNNING
         assert _plain_ping(prepared)
+
+    def test_cluster_member_refused(self, make):
+        """A Redis Cluster member refuses TLS (its bus and peers would
+        need it too) and keeps serving plain."""
+        mgr = make("tls-cluster")
+        mgr.prepare(memory_mb=128, packages=[], databases=[], users=[],
+                    cluster_config={"id": "c1", "instance_type": "member"})
+        with pytest.raises(exceptions.BadRequest, match="Cluster member"):
+            mgr.ssl_action(mode="enforced",
+                           container=certs.make_container(), enable=True)
+        assert mgr.ssl_show() == {"status": "off"}
+        assert _plain_ping(mgr)
