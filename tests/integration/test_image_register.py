@@ -59,6 +59,14 @@ for who, admin in (("user", False), ("admin", True)):
     out[who + "_versions"] = [
         views.DatastoreVersionView(v, req).data()["version"]
         for v in versions]
+from trove.configuration import models as cmodels
+
+out["parameters"] = {
+    v["name"]: {p.name: [p.data_type, p.restart_required, p.min_size,
+                         p.max_size]
+                for p in cmodels.DatastoreConfigurationParameters
+                .load_parameters(v["id"])}
+    for v in out["admin_versions"]}
 try:
     _ds, dv = models.get_datastore_version(type=sys.argv[2])
     out["create_uses"] = [dv.name, dv.version]
@@ -146,7 +154,10 @@ def _rows(conf):
             "versions": db.execute(
                 "SELECT name, version, manager, image_id, image_tags, "
                 "packages, active FROM datastore_versions "
-                "ORDER BY name, version").fetchall()}
+                "ORDER BY name, version").fetchall(),
+            "parameters": db.execute(
+                "SELECT COUNT(*) FROM datastore_configuration_parameters"
+            ).fetchone()[0]}
     finally:
         db.close()
 
@@ -184,6 +195,14 @@ def test_register_and_activate_serve_the_version(trove26, trove_conf,
     assert version["registry_ext"] == "trove-core:redis"
     assert [v["name"] for v in api["user_versions"]] == ["7.0"]
     assert api["create_uses"] == ["7.0", "7.0.15"]
+    # configuration groups: the plugin's parameter schema, Trove's format
+    rules = register.parameter_rules(bundle, manifest)
+    params = api["parameters"]["7.0"]
+    assert sorted(params) == sorted(
+        r["name"] for r in rules["configuration-parameters"])
+    assert params["maxmemory"][:2] == ["integer", False]
+    assert params["maxmemory"][2] == "0"
+    assert "Loading config parameters" in out
 
 
 def test_register_dry_run_prints_the_exact_commands(trove26, trove_conf,
@@ -199,8 +218,9 @@ def test_register_dry_run_prints_the_exact_commands(trove26, trove_conf,
     assert _rows(trove_conf) == before
     commands = [shlex.split(line) for line in out.splitlines()
                 if line and not line.startswith("#")]
-    assert [c[3] for c in commands] == ["datastore_update",
-                                        "datastore_version_update"]
+    assert [c[3] for c in commands] == [
+        "datastore_update", "datastore_version_update",
+        "db_load_datastore_config_parameters"]
     for argv in commands:
         assert argv[0] == trove26[1]
         assert argv[1:3] == ["--config-file", str(trove_conf.resolve())]
@@ -217,6 +237,7 @@ def test_register_dry_run_prints_the_exact_commands(trove26, trove_conf,
     [version] = api["admin_versions"]
     assert version["image"] == IMAGE
     assert version["packages"] == "redis-server"
+    assert len(api["parameters"]["7.2"]) > 10
 
 
 def test_register_again_is_idempotent(trove26, trove_conf, bundle,
@@ -234,6 +255,7 @@ def test_register_again_is_idempotent(trove26, trove_conf, bundle,
     assert code == 0, err
     again = _rows(trove_conf)
     assert len(again["versions"]) == 1
+    assert again["parameters"] == first["parameters"] > 10
     assert again["versions"][0][3] == "img-2"
     assert again["datastores"] == first["datastores"]
     assert first["datastores"][0][1], "the default was kept"

@@ -182,7 +182,8 @@ def _control_plane(args):
             image_tags=args.image_tags or (), version=args.number,
             manager=args.manager, packages=args.packages,
             active=not args.inactive, make_default=args.default,
-            registry_ext=args.registry_ext, dry_run=args.dry_run)
+            registry_ext=args.registry_ext, dry_run=args.dry_run,
+            rules=register.parameter_rules(args.bundle, manifest))
     else:
         state = getattr(register, args.command)(
             trove, datastore, args.version_name, args.number,
@@ -206,10 +207,12 @@ def _print_state(state):
         if default else "none"))
     for v in sorted(state["versions"], key=lambda v: (v["name"],
                                                       v["version"])):
-        print("  %-12s %-10s %-8s manager %s, image %s, packages %s" % (
-            v["name"], v["version"], "active" if v["active"] else
-            "inactive", v["manager"], v["image_id"] or "tags %s"
-            % v["image_tags"], v["packages"] or "-"))
+        print("  %-12s %-10s %-8s manager %s, image %s, packages %s, "
+              "%d configuration parameters" % (
+                  v["name"], v["version"], "active" if v["active"] else
+                  "inactive", v["manager"], v["image_id"] or "tags %s"
+                  % v["image_tags"], v["packages"] or "-",
+                  len(v.get("parameters", ()))))
 
 
 def _print_report(report, as_json):

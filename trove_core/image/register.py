@@ -95,6 +95,7 @@ try:
     from trove.common import exception
     from trove.db import get_db_api
     get_db_api().configure_db()
+    from trove.configuration import models as cmodels
     from trove.datastore import models
     try:
         ds = models.Datastore.load(name)
@@ -109,7 +110,10 @@ try:
                 "manager": v.manager, "image_id": v.image_id,
                 "image_tags": v.image_tags, "packages": v.packages,
                 "active": bool(v.active), "registry_ext": v.registry_ext,
-                "repl_strategy": v.repl_strategy})
+                "repl_strategy": v.repl_strategy,
+                "parameters": sorted(
+                    p.name for p in cmodels.DatastoreConfigurationParameters
+                    .load_parameters(v.id))})
         out["active_versions"] = sorted(
             v.name for v in models.DatastoreVersions.load(ds.id))
         try:
@@ -344,12 +348,59 @@ def upload_image(disk_image, name, tags, cloud=None, datastore=""):
     return image.id
 
 
+def parameter_rules(bundle, manifest):
+    """The plugin's configuration parameters in Trove's format.
+
+    The plugin's wheel in the bundle carries ``data/validation-rules.json``
+    (trove-core's schema, see :mod:`trove_core.configuration`); Trove's
+    ``db_load_datastore_config_parameters`` reads ``name``, ``type``,
+    ``restart_required`` (the schema's ``not dynamic``), ``min`` and
+    ``max`` of each. ``choices`` and ``pattern`` have no place there: the
+    guest still enforces them.
+
+    :returns: ``{"configuration-parameters": [...]}`` or ``None`` when
+        the plugin has no schema.
+    """
+    import zipfile
+
+    from trove_core.image import wheels
+
+    name = manifest["distribution"]
+    package = name.replace("-", "_")
+    found = [w for w in wheels.wheel_files(pathlib.Path(bundle) /
+                                           "wheelhouse")
+             if wheels.project_of(w)[0] == name.lower()]
+    if not found:
+        return None
+    member = "%s/data/validation-rules.json" % package
+    with zipfile.ZipFile(found[0]) as archive:
+        if member not in archive.namelist():
+            return None
+        schema = json.loads(archive.read(member))
+    params = []
+    for entry in schema.get("configuration-parameters", ()):
+        rule = {"name": entry["name"], "type": entry["type"],
+                "restart_required": not entry.get("dynamic", False)}
+        for bound in ("min", "max"):
+            if entry.get(bound) is not None:
+                rule[bound] = entry[bound]
+        params.append(rule)
+    return {"configuration-parameters": params}
+
+
+def write_rules(rules, directory):
+    """Write Trove-format rules into ``directory``; returns the path."""
+    path = pathlib.Path(directory) / "validation-rules.json"
+    path.write_text(json.dumps(rules, indent=1) + "\n")
+    return path
+
+
 # -- the commands ---------------------------------------------------------
 
 def plan_register(trove, datastore, version_name, manager, image_id,
                   image_tags, packages, active, version=None,
                   registry_ext=None, create_datastore=True,
-                  make_default=False):
+                  make_default=False, rules_file=None):
     """The ``trove-manage`` argument vectors registering a version."""
     plan = []
     if create_datastore:
@@ -364,6 +415,11 @@ def plan_register(trove, datastore, version_name, manager, image_id,
     plan.append(trove.argv("datastore_version_update", options, (
         datastore, version_name, manager, image_id or "",
         ",".join(packages), "1" if active else "0")))
+    if rules_file:
+        plan.append(trove.argv(
+            "db_load_datastore_config_parameters",
+            ["--version=%s" % (version or version_name)],
+            (datastore, version_name, str(rules_file))))
     if make_default:
         plan.append(trove.argv("datastore_update", (),
                                (datastore, version_name)))
@@ -373,7 +429,7 @@ def plan_register(trove, datastore, version_name, manager, image_id,
 def register(trove, bundle_manifest, version_name, image_id=None,
              image_tags=(), version=None, manager=None, packages=None,
              active=True, make_default=False, registry_ext=None,
-             dry_run=False, out=print):
+             dry_run=False, out=print, rules=None):
     """Register a built guest with Trove as a datastore version.
 
     Creates the datastore if Trove lacks it (never clearing the default
@@ -384,8 +440,13 @@ def register(trove, bundle_manifest, version_name, image_id=None,
 
     :param trove: a :class:`Trove`.
     :param bundle_manifest: the bundle's manifest (checked already).
-    :param dry_run: print the commands instead of running them.
+    :param dry_run: print the commands instead of running them (the
+        parameter rules are written to a directory that is kept, so the
+        printed commands run as they are).
     :param out: where lines are printed.
+    :param rules: the configuration parameter rules in Trove's format
+        (:func:`parameter_rules`), loaded into Trove for the version so
+        that configuration groups can be made for it.
     :returns: Trove's state after registering (``None`` on a dry run).
     :raises RegistrationError: bad input, or Trove did not end up
         serving what was asked.
@@ -410,9 +471,18 @@ def register(trove, bundle_manifest, version_name, image_id=None,
         "package", bundle_manifest.get("packages", []) if packages is None
         else list(packages), datastore, _PACKAGE)
     if dry_run:
+        rules_file = None
+        if rules:
+            import tempfile
+
+            rules_file = write_rules(rules, tempfile.mkdtemp(
+                prefix="trove-rules-%s-" % datastore))
+            out("# configuration parameter rules (Trove's format) written "
+                "to %s" % rules_file)
         plan = plan_register(trove, datastore, version_name, manager,
                              image_id, image_tags, packages, active,
-                             version, registry_ext, True, make_default)
+                             version, registry_ext, True, make_default,
+                             rules_file)
         out("# only when Trove has no datastore %r yet (with an empty "
             "default it clears an existing one's):" % datastore)
         out(shlex.join(plan[0]))
@@ -426,12 +496,17 @@ def register(trove, bundle_manifest, version_name, image_id=None,
             " its control plane cannot run instances of manager %r; use a "
             "manager Trove knows (--manager) or a Trove that has it"
             % (manager, manager))
-    plan = plan_register(trove, datastore, version_name, manager, image_id,
-                         image_tags, packages, active, version, registry_ext,
-                         before["datastore"] is None, False)
-    for argv in plan:
-        for line in trove.run(argv):
-            out(line)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="trove-rules-") as tmp:
+        plan = plan_register(
+            trove, datastore, version_name, manager, image_id, image_tags,
+            packages, active, version, registry_ext,
+            before["datastore"] is None, False,
+            write_rules(rules, tmp) if rules else None)
+        for argv in plan:
+            for line in trove.run(argv):
+                out(line)
     state = trove.read(manager)
     row = _find(state, version_name, version or version_name, datastore)
     expected = {"manager": manager, "image_id": image_id or "",
@@ -439,6 +514,11 @@ def register(trove, bundle_manifest, version_name, image_id=None,
                 "packages": ",".join(packages), "active": bool(active)}
     wrong = {k: (row[k], v) for k, v in expected.items()
              if (row[k] or None) != (v or None)}
+    if rules:
+        asked = sorted(r["name"] for r in rules["configuration-parameters"])
+        missing = sorted(set(asked) - set(row["parameters"]))
+        if missing:
+            wrong["parameters"] = ("lacks %s" % missing, asked)
     if wrong:
         raise RegistrationError(
             datastore=datastore, reason="Trove serves %s (got, asked) after "
