@@ -15,6 +15,8 @@ have mariabackup || need+=(mariadb-backup)
 have redis-server || need+=(redis-server)
 have rabbitmq-server || need+=(rabbitmq-server)
 have git || need+=(git)
+# trove-guest-image build --rootfs (and its slow test)
+have debootstrap || need+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

@@ -67,6 +67,9 @@ def parser():
                        help="also build a root filesystem with debootstrap "
                        "into DIR and smoke-test it (root only)")
     build.add_argument("--mirror", help="package mirror for --rootfs")
+    build.add_argument("--debootstrap-cache", type=pathlib.Path,
+                       metavar="DIR", help="keep --rootfs's base system "
+                       "packages here as a tarball and reuse them")
     build.add_argument("--no-smoke", action="store_true",
                        help="build --rootfs without the smoke test")
     build.add_argument("--transport-url",
@@ -258,7 +261,8 @@ def main(argv=None):
                 from trove_core.image import rootfs
 
                 rootfs.build_rootfs(args.output, args.rootfs,
-                                    mirror=args.mirror, progress=progress)
+                                    mirror=args.mirror, progress=progress,
+                                    cache_dir=args.debootstrap_cache)
                 if not args.no_smoke:
                     health = rootfs.smoke_test(
                         args.rootfs, args.datastore, args.transport_url,
