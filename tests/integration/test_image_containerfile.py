@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -118,9 +119,18 @@ def test_containerfile_builds_with_podman(tmp_path):
     base_name = target_mod.resolve(
         "redis", "debian-12",
         python="%d.%d" % sys.version_info[:2]).os.base_image
-    store = ["--root", str(tmp_path / "storage"), "--runroot",
-             str(tmp_path / "run"), "--storage-driver", "vfs"]
+    # podman refuses a run root path longer than 50 characters
+    runroot = tempfile.mkdtemp(prefix="trove-podman-", dir="/tmp")
+    store = ["--root", str(tmp_path / "storage"), "--runroot", runroot,
+             "--storage-driver", "vfs"]
+    try:
+        _podman_build(podman, store, tmp_path, bundle, base_name)
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
+        shutil.rmtree(tmp_path / "storage", ignore_errors=True)
 
+
+def _podman_build(podman, store, tmp_path, bundle, base_name):
     def run(*argv, timeout=1500):
         proc = subprocess.run([podman, *store, *argv], capture_output=True,
                               text=True, timeout=timeout, check=False)

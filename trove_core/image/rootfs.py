@@ -103,23 +103,26 @@ def _preflight(manifest):
 
 
 @contextlib.contextmanager
-def _mounted(root):
+def _mounted(root, binds=()):
     mounts = [(["mount", "-t", "proc", "proc", str(root / "proc")],
                root / "proc"),
               (["mount", "--bind", "/dev", str(root / "dev")],
                root / "dev"),
               (["mount", "-t", "sysfs", "sysfs", str(root / "sys")],
                root / "sys")]
+    mounts += [(["mount", "--bind", str(source), str(point)], point)
+               for source, point in binds]
     done = []
     try:
         for argv, point in mounts:
-            point.mkdir(exist_ok=True)
-            subprocess.run(argv, check=True)
+            point.mkdir(parents=True, exist_ok=True)
+            subprocess.run(argv, check=True, timeout=60)
             done.append(point)
         yield
     finally:
         for point in reversed(done):
-            subprocess.run(["umount", "-l", str(point)], check=False)
+            subprocess.run(["umount", "-l", str(point)], check=False,
+                           timeout=60)
 
 
 def _chroot(root, argv, log):
@@ -169,8 +172,10 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
     :param mirror: the package mirror (default: :data:`MIRRORS`).
     :param progress: a :class:`~trove_core.image.build.Progress`.
     :param cache_dir: keep debootstrap's packages here as a tarball
-        (``--make-tarball``) and build from it (``--unpack-tarball``), so
-        a second build downloads no base system.
+        (``--make-tarball``) and build from it (``--unpack-tarball``), and
+        the OS packages the hooks install (bind-mounted as the tree's APT
+        archive directory, so they never land in the tree): a second
+        build downloads only package lists.
     :returns: the path of the build log.
     :raises ImageBuildError: not root, a tool is missing, ``root`` is not
         empty, or a step failed (the message names the log).
@@ -215,11 +220,19 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
         policy.chmod(0o755)
         shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
         _write_hosts(root)
+        binds = []
+        if cache_dir is not None:
+            # the OS packages' .deb files stay in the cache, not the tree
+            archives = pathlib.Path(cache_dir) / ("apt-archives-%s"
+                                                  % codename)
+            (archives / "partial").mkdir(parents=True, exist_ok=True)
+            binds.append((archives, root / "var/cache/apt/archives"))
         try:
-            with _mounted(root):
+            with _mounted(root, binds):
                 code = _chroot(root, ["sh", render.IMAGE_BUNDLE_DIR
                                       + "/run-hooks.sh"], log)
-                _chroot(root, ["apt-get", "clean"], log)
+                if not binds:
+                    _chroot(root, ["apt-get", "clean"], log)
         finally:
             policy.unlink()
             shutil.rmtree(inside, ignore_errors=True)
