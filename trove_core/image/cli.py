@@ -36,7 +36,8 @@ def parser():
     """The argument parser (exposed for the docs)."""
     top = argparse.ArgumentParser(
         prog="trove-guest-image",
-        description="Build and verify the guest bundle of one datastore.")
+        description="Build and verify the guest bundle of one datastore, "
+        "and register it with a Trove control plane.")
     sub = top.add_subparsers(dest="command", required=True)
     build = sub.add_parser(
         "build", help="build a bundle: wheelhouse, lock file, "
