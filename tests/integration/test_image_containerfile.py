@@ -27,7 +27,6 @@ from trove_core.image import rootfs
 from trove_core.image import target as target_mod
 from trove_core.image import wheels
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 DATASTORES = ["cassandra", "mongodb", "mysql", "redis"]
 
 
@@ -138,8 +137,9 @@ def _podman_build(podman, store, tmp_path, bundle, base_name):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         return proc.stdout
 
-    cache = pathlib.Path(os.environ.get("TROVE_TEST_IMAGE_CACHE",
-                                        ROOT / "out" / "cache"))
+    cache = pathlib.Path(os.environ.get(
+        "TROVE_TEST_IMAGE_CACHE",
+        pathlib.Path.home() / ".cache" / "trove-core-test" / "image"))
     mirror = rootfs.host_mirror("debian") or rootfs.MIRRORS["debian"]
     tree = tmp_path / "base"
     with open(tmp_path / "base.log", "w") as log:

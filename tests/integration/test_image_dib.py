@@ -5,9 +5,9 @@ root, ``disk-image-create`` on PATH (``pip install diskimage-builder``)
 and Debian's ``qemu-utils``, ``debootstrap``, ``kpartx`` and ``sudo``.
 The Debian mirrors are the ones this machine's APT uses. A bootable
 ``vm`` image needs the kernel's device-mapper for ``kpartx``; where
-``dmsetup version`` does not reach its driver (a container) the element is built into an
-unpartitioned qcow2 and a tar of the same tree instead, and the test
-says so.
+``dmsetup version`` does not reach its driver (a container) the element
+is built into an unpartitioned qcow2 and a tar of the same tree
+instead, and the test says so.
 """
 
 import json

@@ -9,8 +9,9 @@ client over the local RabbitMQ). Needs root, debootstrap, chroot and
 mount; it skips with the reason otherwise.
 
 Bounded: the base system's packages are kept as a debootstrap tarball in
-``TROVE_TEST_IMAGE_CACHE`` (default ``out/cache``), so only the first run
-downloads them; pytest's timeout stops a hung build.
+``TROVE_TEST_IMAGE_CACHE`` (default ``~/.cache/trove-core-test/image``,
+which outlives the work tree), with the hooks' ``.deb`` files, so only
+the first run downloads them; pytest's timeout stops a hung build.
 """
 
 import os
@@ -26,7 +27,6 @@ from trove_core.image import build
 from trove_core.image import rootfs
 from trove_core.image import wheels
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.rabbitmq]
 
@@ -68,8 +68,9 @@ def test_rootfs_of_redis_builds_and_its_guest_prepares(tmp_path):
     if source is None:
         _skip("trove-core is not installed from a source tree")
     mirror = _mirror()
-    cache = pathlib.Path(os.environ.get("TROVE_TEST_IMAGE_CACHE",
-                                        ROOT / "out" / "cache"))
+    cache = pathlib.Path(os.environ.get(
+        "TROVE_TEST_IMAGE_CACHE",
+        pathlib.Path.home() / ".cache" / "trove-core-test" / "image"))
 
     core = wheels.build_project_wheel(source, tmp_path / "core",
                                       "trove-core")
