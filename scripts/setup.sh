@@ -21,6 +21,8 @@ have git || need+=(git)
 have swift-proxy-server || need+=(swift swift-proxy swift-account \
     swift-container swift-object)
 have memcached || need+=(memcached)
+# trove-guest-image build --rootfs (and its slow test)
+have debootstrap || need+=(debootstrap)
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

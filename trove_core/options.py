@@ -82,8 +82,18 @@ def _opt(cls, name, help_, **fixed):
                                         **fixed, **extra)
 
 
+def _mount_point(default):
+    # one definition for both sides: an all-in-one process registers both
+    return cfg.StrOpt(
+        "mount_point", default=default,
+        help="Where the data volume is mounted on the guest.")
+
+
 # name -> (factory(default), default when the plugin gives none)
 _SERVER = {
+    # the control plane reads it too: Trove's taskmanager sends it to the
+    # guest with prepare and when it attaches a volume
+    "mount_point": (_mount_point, "/var/lib/trove/data"),
     "tcp_ports": (_port_list(
         "tcp_ports", "TCP ports (or ranges a-b) opened in the instance's "
         "security group."), []),
@@ -108,10 +118,7 @@ _SERVER = {
 }
 
 _GUEST = {
-    "mount_point": (lambda d: cfg.StrOpt(
-        "mount_point", default=d,
-        help="Where the data volume is mounted on the guest."),
-        "/var/lib/trove/data"),
+    "mount_point": (_mount_point, "/var/lib/trove/data"),
     "backup_strategy": (lambda d: cfg.StrOpt(
         "backup_strategy", default=d,
         help="Backup strategy used by create_backup (an entry name in "
@@ -196,6 +203,9 @@ _GUEST = {
         "start (loading a large data set takes time).", min=1), 120),
 }
 
+#: Common server options a plugin gets only when it names them.
+_SERVER_OPT_IN = frozenset(("mount_point",))
+
 #: Common guest options a plugin gets only when it names them.
 _GUEST_OPT_IN = frozenset((
     "port", "bind_address", "runner", "systemd_unit", "server_binary",
@@ -221,13 +231,19 @@ def _build(table, side, defaults, wanted=(), opt_in=frozenset()):
     return opts
 
 
-def server_opts(**defaults):
+def server_opts(*wanted, **defaults):
     """Return the common server-side options with these defaults.
 
+    ``mount_point`` (which Trove's control plane sends to the guest) is
+    included only when named, by keyword with the same default as the
+    guest side.
+
+    :param wanted: names of opt-in options to include with the core's
+        default.
     :param defaults: option name -> this datastore's default.
     :raises TypeError: a name is not a common server option.
     """
-    return _build(_SERVER, "server", defaults)
+    return _build(_SERVER, "server", defaults, wanted, _SERVER_OPT_IN)
 
 
 def guest_opts(*wanted, **defaults):

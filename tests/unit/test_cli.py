@@ -198,7 +198,8 @@ class TestShow:
         server = {o["name"] for o in data["server_options"]}
         guest = {o["name"] for o in data["guest_options"]}
         assert "tcp_ports" in server and "mount_point" in guest
-        assert "mount_point" not in server
+        assert "backup_strategy" in guest
+        assert "backup_strategy" not in server
         assert data["install_guest"] == "pip install 'trove-ds-mysql[guest]'"
 
     def test_table(self):
@@ -322,7 +323,8 @@ class TestConfigSample:
         assert code == cli.EXIT_OK
         assert "#allowed_tiers = stable,technical-preview" in text
         assert "[mysql]" in text and "#tcp_ports = 3306" in text
-        assert "mount_point" not in text
+        assert "#mount_point = /var/lib/mysql" in text
+        assert "backup_strategy" not in text
 
     def test_guest(self):
         """The guest side has the guest options."""

@@ -84,7 +84,26 @@ class TestSplit:
         assert {"tcp_ports", "root_on_create", "usage_timeout"} <= server
         assert {"mount_point", "backup_strategy"} <= guest
         assert "tcp_ports" not in guest
-        assert "mount_point" not in server
+        assert "backup_strategy" not in server
+
+    @pytest.mark.parametrize("datastore", DATASTORES)
+    def test_mount_point_is_on_both_sides_alike(self, datastore):
+        """The control plane sends mount_point to the guest (Trove's
+        taskmanager does, with prepare): both sides have it, with the
+        same default."""
+        defaults = {side: {o.name: o.default for _g, opts in
+                           options.load_side(datastore, side)
+                           for o in opts}["mount_point"]
+                    for side in ("server", "guest")}
+        assert defaults["server"] == defaults["guest"] != \
+            "/var/lib/trove/data"
+
+    def test_server_mount_point_is_opt_in(self):
+        """A plugin that does not name it keeps its server side as it
+        was."""
+        assert "mount_point" not in {o.name for o in options.server_opts()}
+        assert [o.default for o in options.server_opts("mount_point")
+                if o.name == "mount_point"] == ["/var/lib/trove/data"]
 
     @pytest.mark.parametrize("datastore", DATASTORES)
     def test_process_registers_only_its_side(self, datastore):
@@ -152,5 +171,5 @@ class TestGenerator:
             check=True, capture_output=True, text=True).stdout
         assert "[%s]" % datastore in out
         assert "allowed_tiers" in out
-        assert ("#mount_point" in out) == (side == "guest")
+        assert ("#backup_strategy" in out) == (side == "guest")
         assert ("#tcp_ports" in out) == (side == "server")

@@ -84,10 +84,10 @@ def _project_wheel(distribution, sources, prebuilt, scratch, datastore,
         return given
     source = sources.get(distribution) or wheels.find_source(distribution)
     if source is None:
-        raise errors.ImageBuildError(
-            datastore=datastore, reason="no source tree of %s was found "
-            "(it is not installed from a local directory); pass --source "
-            "%s=DIR or --wheel PATH" % (distribution, distribution))
+        # installed from a wheel: its installed files are the wheel
+        progress.note("      repacking the installed %s (no source tree)",
+                      distribution)
+        return wheels.repack_installed(distribution, scratch, datastore)
     progress.note("      building %s from %s", distribution, source)
     return wheels.build_project_wheel(source, scratch, datastore)
 

@@ -4,6 +4,12 @@
 
     trove-guest-image build --datastore NAME [--os ID] --output DIR
     trove-guest-image verify DIR
+    trove-guest-image register DIR --config-file trove.conf \
+        --version-name NAME (--image-id ID | --image-tags T | --upload IMG)
+    trove-guest-image activate --config-file trove.conf \
+        --datastore NAME --version-name NAME
+    trove-guest-image deactivate --config-file trove.conf \
+        --datastore NAME --version-name NAME
 """
 
 import argparse
@@ -30,7 +36,8 @@ def parser():
     """The argument parser (exposed for the docs)."""
     top = argparse.ArgumentParser(
         prog="trove-guest-image",
-        description="Build and verify the guest bundle of one datastore.")
+        description="Build and verify the guest bundle of one datastore, "
+        "and register it with a Trove control plane.")
     sub = top.add_subparsers(dest="command", required=True)
     build = sub.add_parser(
         "build", help="build a bundle: wheelhouse, lock file, "
@@ -61,6 +68,9 @@ def parser():
                        help="also build a root filesystem with debootstrap "
                        "into DIR and smoke-test it (root only)")
     build.add_argument("--mirror", help="package mirror for --rootfs")
+    build.add_argument("--debootstrap-cache", type=pathlib.Path,
+                       metavar="DIR", help="keep --rootfs's base system "
+                       "packages here as a tarball and reuse them")
     build.add_argument("--no-smoke", action="store_true",
                        help="build --rootfs without the smoke test")
     build.add_argument("--transport-url",
@@ -75,7 +85,138 @@ def parser():
                         help="create the virtualenv here and keep it")
     verify.add_argument("--json", action="store_true",
                         help="print the report as JSON")
+    _control_plane_parsers(sub)
     return top
+
+
+def _trove_args(cmd):
+    cmd.add_argument("--config-file", required=True, type=pathlib.Path,
+                     help="the Trove control plane's trove.conf (its "
+                     "[database] connection is used)")
+    cmd.add_argument("--trove-manage", metavar="PATH",
+                     help="Trove's trove-manage (default: on PATH)")
+    cmd.add_argument("--trove-python", metavar="PATH",
+                     help="the Python Trove is installed in (default: "
+                     "trove-manage's interpreter)")
+    cmd.add_argument("--dry-run", action="store_true",
+                     help="print the trove-manage commands, run nothing")
+
+
+def _tags(value):
+    return [t for t in value.split(",") if t]
+
+
+def _control_plane_parsers(sub):
+    reg = sub.add_parser(
+        "register", help="register a bundle with Trove as a datastore "
+        "version (trove-manage datastore_update, "
+        "datastore_version_update)")
+    reg.add_argument("bundle", type=pathlib.Path)
+    _trove_args(reg)
+    reg.add_argument("--version-name", required=True,
+                     help="the version's name users choose, e.g. 7.0")
+    reg.add_argument("--version", dest="number", metavar="NUMBER",
+                     help="the version number (default: the name)")
+    reg.add_argument("--manager", help="Trove's manager of the version "
+                     "(default: the bundle's datastore)")
+    image = reg.add_mutually_exclusive_group(required=True)
+    image.add_argument("--image-id", help="the image store's id of the "
+                       "guest's disk image")
+    image.add_argument("--image-tags", type=_tags, metavar="TAG[,TAG]",
+                       help="Trove picks the image carrying these tags")
+    image.add_argument("--upload", type=pathlib.Path, metavar="DISK_IMAGE",
+                       help="upload this disk image (needs the "
+                       "image-upload extra, openstacksdk) and use its id")
+    reg.add_argument("--cloud", help="clouds.yaml entry for --upload")
+    reg.add_argument("--packages", type=_tags, metavar="PKG[,PKG]",
+                     help="packages recorded for the version (default: "
+                     "the bundle's OS packages)")
+    reg.add_argument("--registry-ext", help="stored as the version's "
+                     "registry_ext (default: trove-core:MANAGER; Trove 26 "
+                     "needs one for non-MySQL managers)")
+    reg.add_argument("--inactive", action="store_true",
+                     help="register it inactive (activate it later)")
+    reg.add_argument("--default", action="store_true",
+                     help="also make it the datastore's default version")
+    reg.add_argument("--no-verify", action="store_true",
+                     help="check the bundle's hashes only, not its offline "
+                     "install and self-check")
+    for name, text in (("activate", "make a registered version active "
+                        "and the datastore's default"),
+                       ("deactivate", "make a registered version inactive "
+                        "(and no longer the default)")):
+        cmd = sub.add_parser(name, help=text)
+        _trove_args(cmd)
+        cmd.add_argument("--datastore", required=True)
+        cmd.add_argument("--version-name", required=True)
+        cmd.add_argument("--version", dest="number", metavar="NUMBER",
+                         help="the version number, when several versions "
+                         "share the name")
+
+
+def _control_plane(args):
+    from trove_core.image import register
+
+    if args.command == "register":
+        if args.upload and args.dry_run:
+            raise register.RegistrationError(
+                datastore=str(args.bundle), reason="--upload cannot be "
+                "combined with --dry-run (the id is known after the "
+                "upload); upload first and pass --image-id")
+        manifest = register.check_bundle(
+            args.bundle, full=not (args.no_verify or args.dry_run),
+            progress=None if args.no_verify or args.dry_run else
+            _quiet_progress())
+        datastore = manifest["datastore"]
+    else:
+        datastore = args.datastore
+    trove = register.Trove(args.config_file, args.trove_manage,
+                           args.trove_python, datastore=datastore,
+                           dry_run=args.dry_run)
+    if args.command == "register":
+        image_id = args.image_id
+        if args.upload:
+            image_id = register.upload_image(
+                args.upload, "trove-guest-%s-%s" % (datastore,
+                                                    args.version_name),
+                ["trove", datastore], cloud=args.cloud, datastore=datastore)
+            print("uploaded %s as image %s" % (args.upload, image_id))
+        state = register.register(
+            trove, manifest, args.version_name, image_id=image_id,
+            image_tags=args.image_tags or (), version=args.number,
+            manager=args.manager, packages=args.packages,
+            active=not args.inactive, make_default=args.default,
+            registry_ext=args.registry_ext, dry_run=args.dry_run,
+            rules=register.parameter_rules(args.bundle, manifest))
+    else:
+        state = getattr(register, args.command)(
+            trove, datastore, args.version_name, args.number,
+            dry_run=args.dry_run)
+    if state is not None:
+        _print_state(state)
+
+
+def _quiet_progress():
+    from trove_core.image import build
+
+    return build.Progress(4, stream=sys.stderr)
+
+
+def _print_state(state):
+    ds = state["datastore"]
+    default = state.get("default") or {}
+    print("Trove serves datastore %s (%s), default version: %s" % (
+        ds["name"], ds["id"], "%s (%s)" % (default["name"],
+                                           default["version"])
+        if default else "none"))
+    for v in sorted(state["versions"], key=lambda v: (v["name"],
+                                                      v["version"])):
+        print("  %-12s %-10s %-8s manager %s, image %s, packages %s, "
+              "%d configuration parameters" % (
+                  v["name"], v["version"], "active" if v["active"] else
+                  "inactive", v["manager"], v["image_id"] or "tags %s"
+                  % v["image_tags"], v["packages"] or "-",
+                  len(v.get("parameters", ()))))
 
 
 def _print_report(report, as_json):
@@ -121,7 +262,8 @@ def main(argv=None):
                 from trove_core.image import rootfs
 
                 rootfs.build_rootfs(args.output, args.rootfs,
-                                    mirror=args.mirror, progress=progress)
+                                    mirror=args.mirror, progress=progress,
+                                    cache_dir=args.debootstrap_cache)
                 if not args.no_smoke:
                     health = rootfs.smoke_test(
                         args.rootfs, args.datastore, args.transport_url,
@@ -129,6 +271,8 @@ def main(argv=None):
                     print("OK: in %s the guest prepared %s, status %s"
                           % (args.rootfs, args.datastore,
                              health["status"]))
+        elif args.command in ("register", "activate", "deactivate"):
+            _control_plane(args)
         else:
             from trove_core.image import build
             from trove_core.image import verify

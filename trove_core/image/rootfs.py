@@ -17,14 +17,17 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 
 from trove_core.image import errors
 from trove_core.image import render
 
-__all__ = ["MIRRORS", "build_rootfs", "smoke_test"]
+__all__ = ["MIRRORS", "build_rootfs", "host_mirror", "smoke_test"]
 
+#: Seconds debootstrap may take (downloads included).
+_TIMEOUT = 1800
 #: Default package mirrors by distribution.
 MIRRORS = {"debian": "http://deb.debian.org/debian",
            "ubuntu": "http://archive.ubuntu.com/ubuntu"}
@@ -34,6 +37,54 @@ _CHROOT_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
                "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive"}
 _POLICY_RC = "#!/bin/sh\n# No service starts while the image is built.\n" \
              "exit 101\n"
+
+
+def host_mirror(distro, apt_dir="/etc/apt"):
+    """The package mirror this machine's APT uses for ``distro``.
+
+    Read from ``sources.list`` and ``sources.list.d/*.list`` (one-line
+    format) and ``*.sources`` (deb822), skipping security suites; only
+    when this machine runs ``distro`` (``/etc/os-release`` ``ID``).
+
+    :returns: the mirror URL or ``None``.
+    """
+    try:
+        release = pathlib.Path("/etc/os-release").read_text()
+    except OSError:
+        return None
+    if "\nID=%s\n" % distro not in "\n" + release:
+        return None
+    apt = pathlib.Path(apt_dir)
+    files = [apt / "sources.list"] + sorted(
+        (apt / "sources.list.d").glob("*.list")) + sorted(
+        (apt / "sources.list.d").glob("*.sources"))
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        if path.suffix == ".sources":
+            for stanza in text.split("\n\n"):
+                fields = dict(line.split(":", 1) for line in
+                              stanza.splitlines() if ":" in line
+                              and not line.startswith(("#", " ")))
+                uris = fields.get("URIs", "").split()
+                suites = fields.get("Suites", "").split()
+                if uris and "deb" in fields.get("Types", "").split() and \
+                        not all(s.endswith("-security") for s in suites):
+                    return uris[0]
+        else:
+            for line in text.splitlines():
+                words = line.split("#", 1)[0].split()
+                if not words or words[0] != "deb":
+                    continue
+                line = " ".join(words[1:])
+                if line.startswith("["):
+                    line = line.partition("]")[2]
+                rest = line.split()
+                if len(rest) >= 2 and not rest[1].endswith("-security"):
+                    return rest[0]
+    return None
 
 
 def _fail(manifest, reason):
@@ -52,39 +103,79 @@ def _preflight(manifest):
 
 
 @contextlib.contextmanager
-def _mounted(root):
+def _mounted(root, binds=()):
     mounts = [(["mount", "-t", "proc", "proc", str(root / "proc")],
                root / "proc"),
               (["mount", "--bind", "/dev", str(root / "dev")],
                root / "dev"),
               (["mount", "-t", "sysfs", "sysfs", str(root / "sys")],
                root / "sys")]
+    mounts += [(["mount", "--bind", str(source), str(point)], point)
+               for source, point in binds]
     done = []
     try:
         for argv, point in mounts:
-            point.mkdir(exist_ok=True)
-            subprocess.run(argv, check=True)
+            point.mkdir(parents=True, exist_ok=True)
+            subprocess.run(argv, check=True, timeout=60)
             done.append(point)
         yield
     finally:
         for point in reversed(done):
-            subprocess.run(["umount", "-l", str(point)], check=False)
+            subprocess.run(["umount", "-l", str(point)], check=False,
+                           timeout=60)
 
 
 def _chroot(root, argv, log):
     log.flush()
     proc = subprocess.run(["chroot", str(root)] + argv, env=_CHROOT_ENV,
-                          stdout=log, stderr=subprocess.STDOUT, check=False)
+                          stdout=log, stderr=subprocess.STDOUT, check=False,
+                          timeout=_TIMEOUT)
     return proc.returncode
 
 
-def build_rootfs(bundle, root, mirror=None, progress=None):
+_INCLUDE = "ca-certificates,systemd"
+
+
+def _base_tarball(cache_dir, codename, mirror, log, manifest):
+    """The debootstrap package tarball of ``codename`` in ``cache_dir``,
+    downloaded once (``--make-tarball``) and reused."""
+    import hashlib
+
+    cache_dir = pathlib.Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(("%s %s %s" % (codename, mirror, _INCLUDE))
+                         .encode()).hexdigest()[:12]
+    tarball = cache_dir / ("debootstrap-%s-minbase-%s.tgz" % (codename,
+                                                              key))
+    if tarball.is_file():
+        return tarball
+    with tempfile.TemporaryDirectory(prefix="trove-debootstrap-",
+                                     dir=cache_dir) as tmp:
+        partial = pathlib.Path(tmp) / tarball.name
+        proc = subprocess.run(
+            ["debootstrap", "--variant=minbase", "--include=" + _INCLUDE,
+             "--make-tarball=%s" % partial, codename,
+             str(pathlib.Path(tmp) / "work"), mirror], stdout=log,
+            stderr=subprocess.STDOUT, check=False, timeout=_TIMEOUT)
+        if proc.returncode != 0 or not partial.is_file():
+            raise _fail(manifest, "debootstrap --make-tarball failed (exit "
+                        "%d); see %s" % (proc.returncode, log.name))
+        os.replace(partial, tarball)
+    return tarball
+
+
+def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
     """Build a root filesystem of the bundle's guest into ``root``.
 
     :param bundle: the bundle directory.
     :param root: an empty or missing directory.
     :param mirror: the package mirror (default: :data:`MIRRORS`).
     :param progress: a :class:`~trove_core.image.build.Progress`.
+    :param cache_dir: keep debootstrap's packages here as a tarball
+        (``--make-tarball``) and build from it (``--unpack-tarball``), and
+        the OS packages the hooks install (bind-mounted as the tree's APT
+        archive directory, so they never land in the tree): a second
+        build downloads only package lists.
     :returns: the path of the build log.
     :raises ImageBuildError: not root, a tool is missing, ``root`` is not
         empty, or a step failed (the message names the log).
@@ -100,7 +191,7 @@ def build_rootfs(bundle, root, mirror=None, progress=None):
         raise _fail(manifest, "root filesystem directory %s is not empty; "
                     "choose an empty one" % root)
     distro = manifest["os"].split("-", 1)[0]
-    mirror = mirror or MIRRORS.get(distro)
+    mirror = mirror or host_mirror(distro) or MIRRORS.get(distro)
     codename = _CODENAMES.get(manifest["os"])
     if mirror is None or codename is None:
         raise _fail(manifest, "no debootstrap recipe for %s" % manifest["os"])
@@ -108,11 +199,14 @@ def build_rootfs(bundle, root, mirror=None, progress=None):
     with open(log_path, "w", encoding="utf-8") as log:
         progress("debootstrap %s (minbase) into %s, log in %s", codename,
                  root, log_path)
+        unpack = []
+        if cache_dir is not None:
+            unpack = ["--unpack-tarball=%s" % _base_tarball(
+                cache_dir, codename, mirror, log, manifest)]
         proc = subprocess.run(
-            ["debootstrap", "--variant=minbase",
-             "--include=ca-certificates,systemd",
-             codename, str(root), mirror], stdout=log,
-            stderr=subprocess.STDOUT, check=False)
+            ["debootstrap", "--variant=minbase", "--include=" + _INCLUDE]
+            + unpack + [codename, str(root), mirror], stdout=log,
+            stderr=subprocess.STDOUT, check=False, timeout=_TIMEOUT)
         if proc.returncode != 0:
             raise _fail(manifest, "debootstrap failed (exit %d); see %s"
                         % (proc.returncode, log_path))
@@ -126,11 +220,19 @@ def build_rootfs(bundle, root, mirror=None, progress=None):
         policy.chmod(0o755)
         shutil.copy2("/etc/resolv.conf", root / "etc/resolv.conf")
         _write_hosts(root)
+        binds = []
+        if cache_dir is not None:
+            # the OS packages' .deb files stay in the cache, not the tree
+            archives = pathlib.Path(cache_dir) / ("apt-archives-%s"
+                                                  % codename)
+            (archives / "partial").mkdir(parents=True, exist_ok=True)
+            binds.append((archives, root / "var/cache/apt/archives"))
         try:
-            with _mounted(root):
+            with _mounted(root, binds):
                 code = _chroot(root, ["sh", render.IMAGE_BUNDLE_DIR
                                       + "/run-hooks.sh"], log)
-                _chroot(root, ["apt-get", "clean"], log)
+                if not binds:
+                    _chroot(root, ["apt-get", "clean"], log)
         finally:
             policy.unlink()
             shutil.rmtree(inside, ignore_errors=True)

@@ -9,6 +9,7 @@ leaks in, and the version is the one pbr computes in the real tree (or
 ``PBR_VERSION`` when set).
 """
 
+import base64
 import hashlib
 import importlib.metadata
 import json
@@ -26,8 +27,9 @@ import zipfile
 
 from trove_core.image import errors
 
-__all__ = ["build_project_wheel", "build_wheelhouse", "find_interpreter",
-           "find_source", "lock_lines", "wheel_files", "write_lock"]
+__all__ = ["build_project_wheel", "build_wheelhouse", "can_build_here",
+           "find_interpreter", "find_source", "lock_lines",
+           "repack_installed", "wheel_files", "write_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -140,11 +142,19 @@ def build_project_wheel(source, dest, datastore="", python=None):
         _run(git + ["commit", "-q", "-m", "export"], "git commit",
              datastore, env=env)
         out = pathlib.Path(tmp) / "out"
-        isolation = ["--no-build-isolation"] if _has_pbr() else []
-        _run([python or sys.executable, "-m", "pip", "wheel", "--no-deps",
-              "--progress-bar", "off", "-q", "-w", str(out)] + isolation
-             + [str(copy)],
-             "building the wheel of %s" % source, datastore, env=env)
+        local = python is None and can_build_here()
+        isolation = ["--no-build-isolation"] if local else []
+        try:
+            _run([python or sys.executable, "-m", "pip", "wheel",
+                  "--no-deps", "--progress-bar", "off", "-q", "-w",
+                  str(out)] + isolation + [str(copy)],
+                 "building the wheel of %s" % source, datastore, env=env)
+        except errors.ImageBuildError as exc:
+            if local:
+                raise
+            raise errors.ImageBuildError(
+                datastore=datastore, reason="%s\n%s" % (
+                    exc.kwargs["reason"], needs_build_tools())) from exc
         built = sorted(out.glob("*.whl"))
         if len(built) != 1:
             raise errors.ImageBuildError(
@@ -155,10 +165,154 @@ def build_project_wheel(source, dest, datastore="", python=None):
     return final
 
 
-def _has_pbr():
+def needs_build_tools():
+    """What building a pbr wheel needs, and how to get it (a message)."""
+    pip = pathlib.Path(sys.prefix) / "bin" / "pip"
+    return (
+        "Building a wheel of a pbr project needs pbr and setuptools with "
+        "the bdist_wheel command (setuptools >= 70.1, or the 'wheel' "
+        "package) in this environment, or pip's build isolation fetching "
+        "them from a package index, which failed. Either run '%s install "
+        "\"setuptools>=70.1\"' (or '%s install wheel'), or let pip reach "
+        "a package index, or pass ready wheels with --wheel PATH." % (pip,
+                                                                     pip))
+
+
+_NOT_PACKED = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+def _record_hash(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256=" + base64.urlsafe_b64encode(
+        digest.digest()).rstrip(b"=").decode()
+
+
+def repack_installed(distribution, dest, datastore=""):
+    """Rebuild the wheel of an installed pure-Python distribution.
+
+    For an installation made from wheels there is no source tree to
+    build from; the installed files are the wheel's content. Every file
+    the distribution's ``RECORD`` lists inside ``site-packages`` is
+    checked against its recorded sha256 (a modified installation is
+    refused) and packed with its mode (hooks stay executable); console
+    scripts are left out (the entry points recreate them) and so are the
+    installer's own files (``RECORD``, ``INSTALLER``, ``REQUESTED``,
+    ``direct_url.json``).
+
+    :param distribution: the distribution name, e.g. ``trove-ds-redis``.
+    :param dest: the directory the wheel is written to.
+    :param datastore: the datastore being built, for messages.
+    :returns: the wheel's :class:`pathlib.Path`.
+    :raises ImageBuildError: not installed, not pure Python, no
+        ``RECORD``, or an installed file differs from its record.
+    """
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise errors.ImageBuildError(
+            datastore=datastore, reason="%s is not installed; pip install "
+            "it or pass --wheel PATH" % distribution) from None
+    record = [f for f in dist.files or ()
+              if f.name == "RECORD" and f.parent.name.endswith(".dist-info")]
+    wheel_meta = dist.read_text("WHEEL") or ""
+    meta_dir = (pathlib.Path(dist.locate_file(record[0])).resolve().parent
+                if record else None)
+    editable = '"editable": true' in (dist.read_text("direct_url.json")
+                                      or "")
+    if "Root-Is-Purelib: true" not in wheel_meta or meta_dir is None \
+            or editable:
+        raise errors.ImageBuildError(
+            datastore=datastore, reason="the installation of %s (%s) "
+            "cannot be repacked into a wheel (not a pure-Python wheel "
+            "install with a RECORD); pass --source %s=DIR or --wheel PATH"
+            % (distribution, meta_dir, distribution))
+    root = meta_dir.parent.resolve()
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
+    version = dist.version
+    dist_info = "%s-%s.dist-info" % (name, version)
+    members, changed = [], []
+    for entry in dist.files:
+        path = pathlib.Path(dist.locate_file(entry)).resolve()
+        if not path.is_relative_to(root) or "__pycache__" in entry.parts:
+            continue
+        rel = path.relative_to(root)
+        if rel.parts[0] == meta_dir.name:
+            if rel.name in _NOT_PACKED:
+                continue
+            arcname = "%s/%s" % (dist_info, "/".join(rel.parts[1:]))
+        else:
+            arcname = rel.as_posix()
+        if entry.hash is None or not path.is_file():
+            if not path.is_file():
+                changed.append(str(rel))
+            continue
+        if _record_hash(path) != "%s=%s" % (entry.hash.mode,
+                                            entry.hash.value):
+            changed.append(str(rel))
+            continue
+        members.append((arcname, path))
+    for extra in ("WHEEL", "METADATA"):
+        if not any(a == "%s/%s" % (dist_info, extra) for a, _ in members):
+            members.append(("%s/%s" % (dist_info, extra),
+                            meta_dir / extra))
+    if changed:
+        raise errors.ImageBuildError(
+            datastore=datastore, reason="the installed files %s of %s "
+            "differ from its RECORD (modified after installation); "
+            "reinstall it (pip install --force-reinstall) or pass --wheel "
+            "PATH" % (sorted(changed)[:5], distribution))
+    dest = pathlib.Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    final = dest / ("%s-%s-py3-none-any.whl" % (name, version))
+    records = []
+    with zipfile.ZipFile(final, "w", zipfile.ZIP_DEFLATED) as archive:
+        for arcname, path in sorted(members):
+            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) \
+                << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            data = path.read_bytes()
+            archive.writestr(info, data)
+            records.append("%s,sha256=%s,%d" % (
+                arcname, base64.urlsafe_b64encode(hashlib.sha256(
+                    data).digest()).rstrip(b"=").decode(), len(data)))
+        records.append("%s/RECORD,," % dist_info)
+        info = zipfile.ZipInfo("%s/RECORD" % dist_info,
+                               date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o100644 << 16
+        archive.writestr(info, "\n".join(records) + "\n")
+    return final
+
+
+def _release(version):
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = re.match(r"\d+", part)
+        parts.append(int(digits.group()) if digits else 0)
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def can_build_here():
+    """Whether this environment builds pbr wheels without isolation.
+
+    pip's ``--no-build-isolation`` uses the environment's own pbr and
+    setuptools; setuptools has ``bdist_wheel`` from 70.1 on, before that
+    only with the ``wheel`` package. A venv made by ``python3 -m venv``
+    has setuptools 65 and no ``wheel``: there pip must isolate the build
+    (and fetch pbr and setuptools from an index).
+    """
     try:
         importlib.metadata.distribution("pbr")
-        importlib.metadata.distribution("setuptools")
+        setuptools = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    if _release(setuptools) >= (70, 1, 0):
+        return True
+    try:
+        importlib.metadata.distribution("wheel")
     except importlib.metadata.PackageNotFoundError:
         return False
     return True

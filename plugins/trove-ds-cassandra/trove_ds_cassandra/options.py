@@ -20,6 +20,7 @@ _SYSTEM_DBS = ["system", "system_auth", "system_traces", "system_schema",
                "system_distributed", "system_views", "system_virtual_schema"]
 
 SERVER_OPTS = options.server_opts(
+    mount_point="/var/lib/cassandra",
     tcp_ports=["7000", "7001", "7199", "9042", "9160"], usage_timeout=600,
     ignore_users=_SYSTEM_USERS, ignore_dbs=_SYSTEM_DBS)
 

@@ -16,6 +16,7 @@ _SYSTEM_USERS = [ADMIN_USER, ROOT_USER]
 _SYSTEM_DBS = ["admin", "local", "config"]
 
 SERVER_OPTS = options.server_opts(
+    mount_point="/var/lib/mongodb",
     tcp_ports=["2500", "27017", "27019"], usage_timeout=450,
     ignore_users=_SYSTEM_USERS, ignore_dbs=_SYSTEM_DBS)
 

@@ -13,6 +13,7 @@ _SYSTEM_USERS = ["os_admin", "root", "mariadb.sys", "mysql.sys",
 _SYSTEM_DBS = ["mysql", "information_schema", "performance_schema", "sys"]
 
 SERVER_OPTS = options.server_opts(
+    mount_point="/var/lib/mysql",
     tcp_ports=["3306"], usage_timeout=400, ignore_users=_SYSTEM_USERS,
     ignore_dbs=_SYSTEM_DBS)
 

@@ -8,6 +8,7 @@ GROUP = cfg.OptGroup("redis", title="Redis datastore",
                      help="Options of the Redis datastore.")
 
 SERVER_OPTS = options.server_opts(
+    mount_point="/var/lib/redis",
     tcp_ports=["6379", "16379"], usage_timeout=450,
     ignore_users=["default", "os_admin", "os_repl"])
 
