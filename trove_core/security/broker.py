@@ -131,12 +131,16 @@ class Rabbitmqctl:
     :param node: the RabbitMQ node (``-n``), or ``None`` for the default.
     :param binary: the ``rabbitmqctl`` executable.
     :param timeout: seconds per command.
+    :param env: the environment of the commands (this process's by
+        default); a private node's ``HOME`` holds its Erlang cookie.
     """
 
-    def __init__(self, node=None, binary="rabbitmqctl", timeout=60):
+    def __init__(self, node=None, binary="rabbitmqctl", timeout=60,
+                 env=None):
         self.node = node
         self.binary = binary
         self.timeout = timeout
+        self.env = env
 
     def _run(self, guest_id, args, stdin=None):
         argv = [self.binary]
@@ -147,7 +151,7 @@ class Rabbitmqctl:
         try:
             proc = subprocess.run(
                 argv, input=stdin, capture_output=True, text=True,
-                timeout=self.timeout, check=False)
+                timeout=self.timeout, check=False, env=self.env)
         except FileNotFoundError:
             raise exceptions.BrokerError(
                 command=args[0], guest_id=guest_id,
