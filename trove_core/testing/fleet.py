@@ -307,3 +307,148 @@ class Conductor:
         """Stop listening."""
         self.server.stop()
         self.server.wait()
+
+
+def rpc_transport(url, **rabbit):
+    """An RPC transport to ``url`` on a private ``ConfigOpts`` with
+    ``[oslo_messaging_rabbit]`` overrides (``rabbit_quorum_queue=True``:
+    the control plane must declare the exchange as the guests do)."""
+    from oslo_config import cfg
+    from oslo_messaging import opts as messaging_opts
+
+    from trove_core import rpc
+
+    conf = cfg.ConfigOpts()
+    conf([], project="trove-fleet")
+    for group, group_opts in messaging_opts.list_opts():
+        if group == "oslo_messaging_rabbit":
+            conf.register_opts(group_opts, group=group)
+    for name, value in rabbit.items():
+        conf.set_override(name, value, group="oslo_messaging_rabbit")
+    return rpc.get_transport(conf, url=url)
+
+
+def failover_drill(directory, guests=3, rounds=40, interval=0.1,
+                   kill_after=0.3, timeout=180):
+    """Kill -9 one node of a 3-node cluster while casts flow to guests.
+
+    Starts a :class:`~trove_core.testing.rabbitmq.RabbitCluster`, a
+    fleet whose guests name all three nodes (guest ``i`` the node
+    ``i % 3`` first, so they spread) with quorum queues and a 1 s
+    ``report_interval``; prepares them; then casts ``create_database``
+    (one new name per round and guest) from a control plane connected to
+    the first node, and ``kill -9`` the second node after ``kill_after``
+    of the rounds. Every guest must answer again and hold every database
+    cast to it.
+
+    :returns: the figures: guests on the killed node, casts sent and
+        lost, seconds from the kill until each of those guests'
+        heartbeats resumed (max and all), the queue types, and more.
+    """
+    import itertools
+
+    from trove_core import client as client_mod
+    from trove_core import models
+    from trove_core.testing import rabbitmq
+
+    directory = os.fspath(directory)
+    figures = {"guests": guests, "rounds": rounds}
+    started = time.monotonic()
+    cluster = rabbitmq.RabbitCluster(os.path.join(directory, "cluster"))
+    cluster.start()
+    figures["cluster_start_s"] = round(time.monotonic() - started, 1)
+    victim = cluster.nodes[1]
+    survivor = cluster.nodes[0]
+    fleet = conductor = transport = None
+    try:
+        ctl = survivor.rabbitmqctl(timeout=120)
+        ctl.set_queue_expiry(expires=3600)
+        order = itertools.count()
+        fleet = Fleet(
+            ctl, lambda user, password: cluster.url(
+                user, password, first=next(order)),
+            os.path.join(directory, "guests"), guests,
+            default={"report_interval": "1"},
+            sections={"oslo_messaging_rabbit": {
+                "rabbit_quorum_queue": "true"}})
+        fleet.provision()
+        transport = rpc_transport(cluster.url(), rabbit_quorum_queue=True)
+        conductor = Conductor(transport, fleet.conductor_topic)
+        fleet.start(timeout=timeout)
+        clients = {gid: client_mod.GuestClient(gid, transport=transport)
+                   for gid in fleet.ids}
+        for client in clients.values():
+            client.wait_until_up(timeout=timeout)
+            client.prepare(memory_mb=256, packages=[], databases=[],
+                           users=[])
+        for client in clients.values():
+            client.wait_idle(timeout=timeout)
+        queue_types = {row[1] for row in survivor.rows(
+            "list_queues", "name", "type") if row[0].startswith(
+                "guestagent.") and "_fanout" not in row[0]}
+        figures["topic_queue_types"] = sorted(queue_types)
+        users = {p.username: p.guest_id for p in fleet.policies}
+        on_victim = sorted({
+            users[row[0]] for row in survivor.rows(
+                "list_connections", "user", "pid")
+            # a connection's pid reads <node@host.N.N.N>
+            if row[0] in users and row[1].startswith(
+                "<%s." % victim.name)})
+        figures["guests_on_killed_node"] = len(on_victim)
+        sent = {gid: set() for gid in fleet.ids}
+        errors = []
+        killed_at = None
+        for number in range(rounds):
+            if killed_at is None and number >= rounds * kill_after:
+                victim.kill()
+                killed_at = time.monotonic()
+            for gid, client in clients.items():
+                name = "d%03d" % number
+                try:
+                    client.create_database(
+                        databases=[models.Database(name)])
+                    sent[gid].add(name)
+                except Exception as exc:  # noqa: BLE001 - counted
+                    errors.append("%s %s: %r" % (gid, name, exc))
+            time.sleep(interval)
+        figures["casts_sent"] = sum(len(v) for v in sent.values())
+        figures["cast_errors"] = errors[:5]
+        lost = 0
+        for gid, client in clients.items():
+            client.wait_until_up(timeout=timeout)
+            client.wait_idle(timeout=timeout)
+            have = {db.name for db in client.list_databases()[0]}
+            lost += len(sent[gid] - have)
+        figures["casts_lost"] = lost
+        resumed = {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for gid in fleet.ids:
+                after = [t for i, _s, t in conductor.since(killed_at)
+                         if i == gid]
+                if after and gid not in resumed:
+                    resumed[gid] = round(after[0] - killed_at, 2)
+            if len(resumed) == guests:
+                break
+            time.sleep(0.5)
+        figures["heartbeat_resume_s"] = {
+            gid: resumed.get(gid) for gid in on_victim}
+        figures["heartbeat_resume_max_s"] = max(
+            (resumed.get(g, float("inf")) for g in on_victim), default=0)
+        figures["all_heartbeating"] = len(resumed) == guests
+        figures["reconnected_logged"] = sum(
+            1 for g in fleet.guests if g.guest_id in on_victim
+            and "Reconnected to AMQP server" in g.log())
+        figures["running_nodes_after"] = len(cluster.running_nodes(
+            via=survivor))
+        figures["clean_exits"] = sum(1 for s in fleet.stop() if s == 0)
+    finally:
+        if conductor is not None:
+            conductor.stop()
+        if transport is not None:
+            transport.cleanup()
+        if fleet is not None:
+            fleet.kill()
+        cluster.stop()
+    figures["total_s"] = round(time.monotonic() - started, 1)
+    return figures

@@ -350,15 +350,21 @@ class RabbitCluster:
                                     "json"))
         return sorted(status["running_nodes"])
 
-    def url(self, username=None, password=None, vhost="/"):
+    def url(self, username=None, password=None, vhost="/", first=0):
         """One transport URL naming every node (oslo.messaging fails
-        over between the hosts of a URL)."""
+        over between the hosts of a URL, in order).
+
+        :param first: the index of the node named first (a client
+            connects to it first): spread clients across nodes.
+        """
         quote = urllib.parse.quote
         if username is None:
             username, password = self.nodes[0].user.split(":", 1)
         auth = "%s:%s" % (quote(username, safe=""), quote(password, safe=""))
+        first %= len(self.nodes)
+        ordered = self.nodes[first:] + self.nodes[:first]
         hosts = ",".join("%s@127.0.0.1:%d" % (auth, node.port)
-                         for node in self.nodes)
+                         for node in ordered)
         return "rabbit://%s/%s" % (
             hosts, "" if vhost == "/" else quote(vhost, safe=""))
 
