@@ -258,9 +258,11 @@ class Conductor:
 
     :param transport: an oslo.messaging RPC transport (administrator).
     :param topic: the conductor's topic.
-    :param delay: seconds each heartbeat takes to handle (a slow
-        conductor).
+    :param delay: seconds each heartbeat takes to handle, one at a time
+        (a slow conductor).
     :ivar heartbeats: ``(instance_id, status, monotonic time)`` tuples.
+    :ivar last_sent: ``{instance_id: the sent time (time.time()) of its
+        newest heartbeat}``.
     """
 
     def __init__(self, transport, topic, delay=0.0):
@@ -269,8 +271,10 @@ class Conductor:
         from trove_core import rpc
 
         self.heartbeats = []
+        self.last_sent = {}
         self.delay = delay
         self._lock = threading.Lock()
+        self._work = threading.Lock()
         conductor = self
 
         class Endpoint:
@@ -278,11 +282,15 @@ class Conductor:
 
             def heartbeat(self, ctxt, instance_id, payload, sent=None):
                 if conductor.delay:
-                    time.sleep(conductor.delay)
+                    with conductor._work:
+                        time.sleep(conductor.delay)
                 with conductor._lock:
                     conductor.heartbeats.append(
                         (instance_id, payload.get("service_status"),
                          time.monotonic()))
+                    if sent and sent > conductor.last_sent.get(
+                            instance_id, 0):
+                        conductor.last_sent[instance_id] = sent
 
             def update_backup(self, ctxt, instance_id, backup_id,
                               sent=None, **fields):
