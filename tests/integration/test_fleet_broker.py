@@ -169,8 +169,13 @@ class TestGuestBrokerCost:
                                match="listed twice"):
                 ctl.create_many([(second, "p" * 20), (second, "q" * 20)])
             assert second.username not in ctl.list_usernames()
+            with pytest.raises(exceptions.BrokerError,
+                               match="do not exist.*nothing was deleted"):
+                ctl.delete_many([first, second])
+            assert first.username in ctl.list_usernames()
         finally:
             ctl.delete_many([first, second], missing_ok=True)
+        assert first.username not in ctl.list_usernames()
 
     @pytest.mark.slow
     def test_200_guest_users(self, node):
