@@ -14,8 +14,9 @@ its own broker user (``Rabbitmqctl.create_many``, timed), starts that many
   included) over ``--window`` seconds;
 * per-guest RSS (median, max), against Trove 26's guest import set
   (``bench/guest_trove26.py``'s ``TROVE_GUEST``) measured in the same run;
-* the broker's RSS, and connections, channels, queues and consumers per
-  guest; reply queues left after the calls;
+* the broker's RSS (before the guests and with them), and connections,
+  channels, queues and consumers per guest; reply queues left after the
+  calls;
 * removing every guest user (timed).
 
 Usage::
@@ -118,7 +119,8 @@ def run(args):
     node = rabbitmq.RabbitNode(os.path.join(scratch, "rabbit"),
                                prefix="fleet").start()
     result = {"guests": args.guests, "datastore": "fake",
-              "report_interval_s": 30, "window_s": args.window}
+              "report_interval_s": 30, "window_s": args.window,
+              "broker_rss_mb_empty": round(node.rss_mb(), 1)}
     fleet = None
     conductor = None
     transport = None
@@ -162,7 +164,8 @@ def run(args):
         result["guest_rss_mb_max"] = round(max(rss), 1)
         result["broker_rss_mb"] = round(node.rss_mb(), 1)
         result["broker_rss_mb_per_guest"] = round(
-            node.rss_mb() / args.guests, 2)
+            (node.rss_mb() - result["broker_rss_mb_empty"]) / args.guests,
+            2)
         for key in ("connections", "channels", "guest_queues", "consumers"):
             result["%s_per_guest" % key.replace("guest_", "")] = round(
                 after[key] / args.guests, 2)
@@ -204,6 +207,7 @@ COLUMNS = [
     ("guest_rss_mb_max", "guest RSS max (MB)"),
     ("trove26_import_set_rss_mb", "Trove 26 import set RSS (MB)"),
     ("broker_rss_mb", "broker RSS (MB)"),
+    ("broker_rss_mb_empty", "broker RSS before guests (MB)"),
     ("connections_per_guest", "conns/guest"),
     ("channels_per_guest", "channels/guest"),
     ("queues_per_guest", "queues/guest"),
