@@ -41,9 +41,9 @@ def node(tmp_path_factory):
 
 @pytest.fixture
 def make_fleet(node, tmp_path):
-    """Factory of provisioned, started fleets on :func:`node`, with a
-    conductor and an administrator transport; all stopped (and their
-    users removed) at the end of the test."""
+    """Factory of provisioned fleets on :func:`node`, with a conductor
+    and an administrator transport; all killed at the end of the test
+    (their users go with the private node at the end of the module)."""
     made = []
     ctl = node.rabbitmqctl()
     transport = fleet_mod.rpc_transport(node.url)
@@ -63,9 +63,8 @@ def make_fleet(node, tmp_path):
 
     yield factory
     for fleet in made:
-        fleet.conductor.stop()
         fleet.kill()
-        fleet.remove_users()
+        fleet.conductor.stop()
     transport.cleanup()
 
 
