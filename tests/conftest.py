@@ -104,6 +104,30 @@ def rabbitmq():
     return RABBIT_URL
 
 
+def start_private_node(directory, **kwargs):
+    """Start a :class:`~trove_core.testing.rabbitmq.RabbitNode` of the
+    test's own (never the shared broker), or skip saying why."""
+    from trove_core.testing import rabbitmq as private
+
+    node = private.RabbitNode(directory, **kwargs)
+    try:
+        return node.start()
+    except private.RabbitUnavailable as exc:
+        node.kill()
+        print("skipping: %s" % exc)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path_factory):
+    """A RabbitMQ node of this test's own, on free ports in a temporary
+    directory: tests that stop, restart or overload a broker use it, never
+    the shared one. Stopped (or killed) at the end of the test."""
+    node = start_private_node(tmp_path_factory.mktemp("rabbit"))
+    yield node
+    node.stop(timeout=60)
+
+
 @pytest.fixture(scope="session")
 def rpc_transport(rabbitmq):
     """One oslo.messaging RPC transport to the test broker."""
@@ -218,14 +242,16 @@ class GuestProcess:
 
 @pytest.fixture(scope="session")
 def make_guest(rabbitmq, tmp_path_factory):
-    """Factory of :class:`GuestProcess` objects (not started); any still
-    running at the end of the session are killed."""
+    """Factory of :class:`GuestProcess` objects (not started; ``url=``
+    points one at another broker); any still running at the end of the
+    session are killed."""
     made = []
 
     def factory(**kwargs):
         workdir = kwargs.pop("workdir", None) or str(
             tmp_path_factory.mktemp("guest"))
-        guest = GuestProcess(workdir, rabbitmq, **kwargs)
+        url = kwargs.pop("url", None) or rabbitmq
+        guest = GuestProcess(workdir, url, **kwargs)
         made.append(guest)
         return guest
 

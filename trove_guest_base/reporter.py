@@ -11,6 +11,14 @@ every message carries ``time.time()``. :class:`ConductorReporter` casts a
 heartbeat when the status changes and every ``report_interval`` seconds
 from a daemon thread; it also records the progress of long operations so
 that the framework's RPC namespace can show it.
+
+Under pressure (a broker that refuses connections, at its limit, or is
+gone) a heartbeat gives up after a few reconnection attempts
+(:data:`HEARTBEAT_RETRY`): the next one carries the status again, so
+nothing queues up in the guest. The first failure is logged as a warning
+that says what is wrong, later ones once a minute, and the first
+heartbeat that goes out again says after how long. Backup updates are not
+superseded by later messages: they keep retrying until sent.
 """
 
 import logging
@@ -21,9 +29,30 @@ from trove_core import rpc
 from trove_core.status import NullReporter
 from trove_core.status import ServiceStatus
 
-__all__ = ["ConductorReporter", "ProgressBoard"]
+__all__ = ["ConductorReporter", "HEARTBEAT_RETRY", "ProgressBoard",
+           "broker_errors"]
 
 LOG = logging.getLogger(__name__)
+
+#: Reconnection attempts of one heartbeat before it is given up.
+HEARTBEAT_RETRY = 2
+#: Seconds between two warnings that heartbeats still fail.
+FAILURE_LOG_INTERVAL = 60
+
+
+def broker_errors():
+    """The exceptions a send or a new connection raises when the broker
+    is unreachable or refuses the guest: oslo.messaging's own, and the
+    AMQP library's that it lets through (a connection refused at a
+    connection limit arrives as ``amqp.exceptions.NotAllowed``)."""
+    import oslo_messaging
+
+    errors = (oslo_messaging.MessagingException, OSError)
+    try:
+        from amqp import exceptions as amqp_exceptions
+    except ImportError:  # not the rabbit driver's library
+        return errors
+    return errors + (amqp_exceptions.AMQPError,)
 
 
 class ProgressBoard:
@@ -92,7 +121,13 @@ class ConductorReporter(NullReporter):
                                        version=rpc.CONDUCTOR_VERSION)
         self._client = oslo_messaging.get_rpc_client(
             transport, target, serializer=serializer)
+        self._heartbeat_client = self._client.prepare(
+            retry=HEARTBEAT_RETRY)
         self._secure = serializer is not None
+        self._failing_since = None
+        self._failure_logged = 0.0
+        #: heartbeats given up since the start (a figure for tests).
+        self.heartbeats_failed = 0
 
     # -- the reporter interface -------------------------------------------
 
@@ -126,24 +161,52 @@ class ConductorReporter(NullReporter):
         """Cast one heartbeat carrying ``status`` (the last known one by
         default)."""
         status = status or self._status
-        self._cast("heartbeat",
-                   payload={"service_status": status.value})
+        sent = self._cast("heartbeat", self._heartbeat_client,
+                          payload={"service_status": status.value})
+        now = time.monotonic()
+        if sent and self._failing_since is not None:
+            LOG.warning("heartbeats to the conductor resumed after %.0f s "
+                        "(%d given up meanwhile)",
+                        now - self._failing_since, self.heartbeats_failed)
+            self._failing_since = None
+        elif not sent:
+            self.heartbeats_failed += 1
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._failure_logged >= FAILURE_LOG_INTERVAL:
+                LOG.warning("heartbeats to the conductor still fail after "
+                            "%.0f s (%d given up); the guest keeps serving "
+                            "and sends the status once the broker accepts "
+                            "it", now - self._failing_since,
+                            self.heartbeats_failed)
+                self._failure_logged = now
 
-    def _cast(self, method, **kwargs):
-        import oslo_messaging
-
+    def _cast(self, method, client=None, **kwargs):
+        """Cast ``method`` to the conductor; returns whether it was sent.
+        """
         from trove_core import secure_rpc
 
         # Sealed, the method name travels inside the seal too.
         ctxt = secure_rpc.bind_method({}, method) if self._secure else {}
         with self._lock:
             try:
-                self._client.cast(ctxt, method, instance_id=self.instance_id,
-                                  sent=time.time(), **kwargs)
-            except oslo_messaging.MessagingException as exc:
+                (client or self._client).cast(
+                    ctxt, method, instance_id=self.instance_id,
+                    sent=time.time(), **kwargs)
+                return True
+            except broker_errors() as exc:
+                if method == "heartbeat" and self._failing_since is not None:
+                    LOG.debug("heartbeat not sent: %s", exc)
+                    return False
                 # The next heartbeat carries the status again.
-                LOG.warning("could not send %s to the conductor: %s",
-                            method, exc)
+                LOG.warning(
+                    "could not send %s to the conductor (topic %s): %s; "
+                    "the broker is unreachable or refuses this guest (at "
+                    "its connection limit?); check the broker and the "
+                    "guest's transport_url and limits", method,
+                    self._client.target.topic, exc)
+                self._failure_logged = time.monotonic()
+                return False
 
     def start(self, status_source):
         """Heartbeat every ``interval`` seconds from a daemon thread.

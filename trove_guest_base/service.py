@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 
 from oslo_config import cfg
@@ -44,6 +45,15 @@ DEFAULT_CONFIG_FILES = ("/etc/trove/conf.d/guest_info.conf",
                         "/etc/trove/conf.d/trove-guestagent.conf")
 
 EXIT_REFUSED = 2
+
+#: Connections a guest's sending pool may hold (replies to calls and casts
+#: to the conductor). oslo.messaging's default (30) is sized for API
+#: servers; a guest is one small endpoint among hundreds on the broker.
+#: ``[oslo_messaging_rabbit] rpc_conn_pool_size`` still overrides it.
+GUEST_CONN_POOL_SIZE = 2
+#: Longest wait (s) between two attempts to consume while the broker
+#: refuses the guest's connection.
+START_RETRY_MAX = 30
 
 
 class StartupError(Exception):
@@ -155,6 +165,18 @@ def load_plugin(conf):
     return record, manager_cls
 
 
+def _messaging_defaults(conf):
+    """Give the guest's broker options the guest's own defaults (see
+    :data:`GUEST_CONN_POOL_SIZE`)."""
+    from oslo_messaging import opts as messaging_opts
+
+    for group, group_opts in messaging_opts.list_opts():
+        if group == "oslo_messaging_rabbit":
+            conf.register_opts(group_opts, group=group)
+            conf.set_default("rpc_conn_pool_size", GUEST_CONN_POOL_SIZE,
+                             group=group)
+
+
 class GuestService:
     """The running guest: manager, RPC server and reporter.
 
@@ -173,6 +195,7 @@ class GuestService:
         self.conf = conf
         self.guest_id = conf.guest_id
         if transport is None:
+            _messaging_defaults(conf)
             try:
                 transport = rpc.get_transport(conf)
             except (oslo_messaging.InvalidTransportURL,
@@ -196,14 +219,57 @@ class GuestService:
         self.runtime = endpoint.GuestRuntime(
             self.manager, record, self.guest_id,
             progress_board=self.reporter.progress_board)
-        self.server = oslo_messaging.get_rpc_server(
+        self.server = self._make_server()
+        self._consuming = False
+
+    def _make_server(self):
+        import oslo_messaging
+
+        from trove_guest_base import endpoint
+
+        return oslo_messaging.get_rpc_server(
             self.transport,
             rpc.guest_target(self.guest_id, server=self.guest_id),
             [endpoint.GuestAPIEndpoint(self.runtime),
              endpoint.FrameworkEndpoint(self.runtime)],
-            serializer=secure_rpc.build_serializer(conf, self.guest_id,
-                                                   "guest"),
+            serializer=secure_rpc.build_serializer(self.conf,
+                                                   self.guest_id, "guest"),
             access_policy=endpoint.ExposedOnly)
+
+    def _start_consuming(self):
+        """Start the RPC server; while the broker refuses the connection
+        (at its connection limit, or this guest's), say so and try again
+        with a growing delay (up to :data:`START_RETRY_MAX` s) instead
+        of dying.
+
+        :returns: whether it consumes (``False``: stopped meanwhile).
+        """
+        from trove_guest_base import reporter
+
+        delay = 1.0
+        refused_since = None
+        while not self.stopping.is_set():
+            try:
+                self.server.start()
+            except reporter.broker_errors() as exc:
+                now = time.monotonic()
+                if refused_since is None:
+                    refused_since = now
+                LOG.warning(
+                    "cannot consume on topic %s yet: the broker refused "
+                    "the connection (%s); it may be at its connection "
+                    "limit. Retrying in %.0f s; the guest serves once the "
+                    "broker accepts it", rpc.guest_topic(self.guest_id),
+                    exc, delay)
+                self.server = self._make_server()
+                self.stopping.wait(delay)
+                delay = min(delay * 2, START_RETRY_MAX)
+                continue
+            if refused_since is not None:
+                LOG.warning("the broker accepted the guest after %.0f s",
+                            time.monotonic() - refused_since)
+            return True
+        return False
 
     def _resume(self):
         manager = self.manager
@@ -225,7 +291,9 @@ class GuestService:
             self.runtime.gate.submit("recover_after_restart",
                                      self.manager.recover_after_restart)
         self.runtime.gate.submit("start_on_boot", self._resume)
-        self.server.start()
+        if not self._start_consuming():
+            return
+        self._consuming = True
         LOG.info("trove-guestagent %s (%s) consuming on topic %s, "
                  "exchange %s", self.guest_id, self.manager.name,
                  rpc.guest_topic(self.guest_id),
@@ -239,7 +307,8 @@ class GuestService:
         :returns: whether the operation in flight (if any) finished.
         """
         LOG.info("stopping: no longer consuming")
-        self.server.stop()
+        if self._consuming:
+            self.server.stop()
         finished, dropped = self.runtime.gate.close(
             self.conf.graceful_shutdown_timeout)
         if dropped:
@@ -250,7 +319,8 @@ class GuestService:
                       "%s s ([DEFAULT] graceful_shutdown_timeout); "
                       "abandoning it", self.conf.graceful_shutdown_timeout)
         self.reporter.stop()
-        self.server.wait()
+        if self._consuming:
+            self.server.wait()
         if self._own_transport:
             self.transport.cleanup()
         LOG.info("stopped")
@@ -271,6 +341,10 @@ def main(argv=None):
         is refused.
     """
     argv = sys.argv[1:] if argv is None else argv
+    # The guest never monkey-patches, so eventlet's green DNS resolver
+    # (dnspython: about 260 modules, 15 MB of every guest's memory) is
+    # dead weight; eventlet skips it with this switch.
+    os.environ.setdefault("EVENTLET_NO_GREENDNS", "yes")
     # oslo.messaging imports eventlet through oslo.service, which warns
     # at import; an operator can do nothing about it.
     warnings.simplefilter("ignore", DeprecationWarning)

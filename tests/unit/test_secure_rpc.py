@@ -1,6 +1,7 @@
 """Unit tests of trove_core.secure_rpc and the guest broker policy."""
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -477,6 +478,36 @@ class TestRabbitmqctl:
         assert calls[0] == [["-q", "add_user", "trove-guest-" + GUEST_A],
                             password + "\n"]
         assert all(password not in " ".join(argv) for argv, _ in calls)
+
+    def test_create_many_hashes_on_stdin_and_checks(self, fake_ctl):
+        """create_many sends one import on stdin carrying only password
+        hashes, and does not trust the exit status: users missing after
+        the import are an error."""
+        ctl, log = fake_ctl
+        password = "pw-" + MARKER
+        policy = broker.GuestBrokerPolicy(GUEST_A, max_connections=3)
+        with pytest.raises(exceptions.BrokerError,
+                           match="1 user.* are missing"):
+            ctl.create_many([(policy, password)])
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [argv[1] for argv, _ in calls] == [
+            "list_users", "import_definitions", "list_users"]
+        assert all(password not in " ".join(argv) + stdin
+                   for argv, stdin in calls)
+        defs = json.loads(calls[1][1])
+        user = defs["users"][0]
+        assert user["name"] == policy.username
+        assert user["limits"] == {"max-connections": 3, "max-channels": 64}
+        raw = base64.b64decode(user["password_hash"])
+        assert raw[4:] == hashlib.sha256(
+            raw[:4] + password.encode()).digest()
+        assert defs["topic_permissions"][0]["exchange"] == "trove"
+
+    def test_expire_queues_refuses_bad_values(self, capsys):
+        """expire-queues refuses a non-positive expiry, saying so."""
+        assert cli.main(["expire-queues", "--after", "0"]) == 1
+        assert "expires must be a positive number of seconds" in \
+            capsys.readouterr().err
 
     def test_failure_names_command(self, tmp_path):
         """A failing rabbitmqctl is reported with the command and reason."""

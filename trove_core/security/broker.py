@@ -21,8 +21,12 @@ exchange to any queue it can name, and may delete the control exchange
 it must be able to declare) is covered in ``docs/security.rst``.
 """
 
+import base64
+import concurrent.futures
+import hashlib
 import json
 import logging
+import os
 import re
 import subprocess
 import urllib.parse
@@ -30,12 +34,27 @@ import urllib.parse
 from trove_core import exceptions
 from trove_core.security import keys
 
-__all__ = ["GuestBrokerPolicy", "Rabbitmqctl", "USER_PREFIX"]
+__all__ = ["GUEST_QUEUE_PATTERN", "GuestBrokerPolicy", "QUEUE_POLICY",
+           "Rabbitmqctl", "USER_PREFIX", "password_hash"]
 
 LOG = logging.getLogger(__name__)
 
 USER_PREFIX = "trove-guest-"
 _EX_NOUSER = 67
+#: The operator policy that expires the queues of guests gone for good.
+QUEUE_POLICY = "trove-guest-queues"
+#: Every guest's queues (topic, server and fanout queues).
+GUEST_QUEUE_PATTERN = r"^guestagent\."
+
+
+def password_hash(password):
+    """RabbitMQ's salted SHA-256 hash of ``password``
+    (``rabbit_password_hashing_sha256``), for definitions: the broker
+    stores only this, and the password itself never leaves the caller.
+    """
+    salt = os.urandom(4)
+    digest = hashlib.sha256(salt + password.encode("utf-8")).digest()
+    return base64.b64encode(salt + digest).decode("ascii")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -105,6 +124,33 @@ class GuestBrokerPolicy:
         return json.dumps({"max-connections": self.max_connections,
                            "max-channels": self.max_channels})
 
+    def definitions(self, password):
+        """This guest's user, permissions, topic permissions and limits
+        as RabbitMQ definitions (``import_definitions``), the password
+        hashed (:func:`password_hash`).
+
+        :returns: ``{"users": [...], "permissions": [...],
+            "topic_permissions": [...]}``, one entry each.
+        """
+        configure, write, read = self.permissions()
+        exchange, topic_write, topic_read = self.topic_permissions()
+        return {
+            "users": [{
+                "name": self.username,
+                "password_hash": password_hash(password),
+                "hashing_algorithm": "rabbit_password_hashing_sha256",
+                "tags": [],
+                "limits": {"max-connections": self.max_connections,
+                           "max-channels": self.max_channels}}],
+            "permissions": [{
+                "user": self.username, "vhost": self.vhost,
+                "configure": configure, "write": write, "read": read}],
+            "topic_permissions": [{
+                "user": self.username, "vhost": self.vhost,
+                "exchange": exchange, "write": topic_write,
+                "read": topic_read}],
+        }
+
     def transport_url(self, password, host="127.0.0.1", port=5672,
                       scheme="rabbit"):
         """Build the guest's ``transport_url``.
@@ -131,12 +177,16 @@ class Rabbitmqctl:
     :param node: the RabbitMQ node (``-n``), or ``None`` for the default.
     :param binary: the ``rabbitmqctl`` executable.
     :param timeout: seconds per command.
+    :param env: the environment of the commands (this process's by
+        default); a private node's ``HOME`` holds its Erlang cookie.
     """
 
-    def __init__(self, node=None, binary="rabbitmqctl", timeout=60):
+    def __init__(self, node=None, binary="rabbitmqctl", timeout=60,
+                 env=None):
         self.node = node
         self.binary = binary
         self.timeout = timeout
+        self.env = env
 
     def _run(self, guest_id, args, stdin=None):
         argv = [self.binary]
@@ -147,7 +197,7 @@ class Rabbitmqctl:
         try:
             proc = subprocess.run(
                 argv, input=stdin, capture_output=True, text=True,
-                timeout=self.timeout, check=False)
+                timeout=self.timeout, check=False, env=self.env)
         except FileNotFoundError:
             raise exceptions.BrokerError(
                 command=args[0], guest_id=guest_id,
@@ -227,3 +277,143 @@ class Rabbitmqctl:
             raise
         LOG.info("deleted broker user %s", policy.username)
         return True
+
+    def list_usernames(self):
+        """The names of every user of the broker."""
+        out = self._run("-", ["list_users", "--no-table-headers"])
+        return {line.split("\t", 1)[0] for line in out.splitlines()
+                if line.strip()}
+
+    def create_many(self, pairs):
+        """Create many guests' users at once, with one
+        ``import_definitions`` read from stdin (a fleet's worth in about
+        a second, where :meth:`create` runs four commands per guest).
+
+        Nothing is changed when one of the users exists already.
+
+        :param pairs: ``(policy, password)`` tuples.
+        :returns: the number of users created.
+        :raises BrokerError: a user exists, the import failed, or a user
+            is missing after it.
+        """
+        pairs = list(pairs)
+        if not pairs:
+            return 0
+        names = [policy.username for policy, _password in pairs]
+        if len(set(names)) != len(names):
+            raise exceptions.BrokerError(
+                command="import_definitions", guest_id="-",
+                reason="the same guest is listed twice; list each once")
+        existing = sorted(self.list_usernames() & set(names))
+        if existing:
+            raise exceptions.BrokerError(
+                command="import_definitions", guest_id=existing[0],
+                reason="%d user(s) exist already (first: %r); remove them "
+                       "with 'trove-guest-credentials delete' first; "
+                       "nothing was changed" % (len(existing), existing[0]))
+        merged = {"users": [], "permissions": [], "topic_permissions": []}
+        for policy, password in pairs:
+            for key, entries in policy.definitions(password).items():
+                merged[key].extend(entries)
+        self._run("-", ["import_definitions"], stdin=json.dumps(merged))
+        missing = set(names) - self.list_usernames()
+        if missing:
+            raise exceptions.BrokerError(
+                command="import_definitions", guest_id=sorted(missing)[0],
+                reason="the import succeeded but %d user(s) are missing; "
+                       "check the broker's log" % len(missing))
+        LOG.info("created %d guest broker users", len(pairs))
+        return len(pairs)
+
+    def delete_many(self, policies, missing_ok=False, workers=4):
+        """Delete many guests' users.
+
+        One ``rabbitmqctl eval`` deletes them all through the broker's
+        own ``rabbit_auth_backend_internal:delete_user/2`` (what
+        ``delete_user`` runs; the names are validated guest user names,
+        so they embed safely); users still there afterwards (another
+        RabbitMQ version, say) are deleted one ``delete_user`` at a time,
+        ``workers`` at once. The broker's user list is checked at the end.
+
+        :param missing_ok: do not fail when a user does not exist;
+            otherwise nothing is deleted when one is missing.
+        :returns: the number of users deleted.
+        :raises BrokerError: a user is missing (without ``missing_ok``)
+            or still exists at the end.
+        """
+        policies = list(policies)
+        names = {policy.username for policy in policies}
+        present = self.list_usernames() & names
+        if not missing_ok and names - present:
+            missing = sorted(names - present)
+            raise exceptions.BrokerError(
+                command="delete_user", guest_id=missing[0],
+                reason="%d user(s) do not exist (first: %r); pass "
+                       "missing_ok to delete the others; nothing was "
+                       "deleted" % (len(missing), missing[0]))
+        if not present:
+            return 0
+        users = ", ".join('<<"%s">>' % name for name in sorted(present))
+        try:
+            self._run("-", ["eval", "[catch rabbit_auth_backend_internal:"
+                            "delete_user(U, <<\"trove-guest-credentials\">>)"
+                            " || U <- [%s]], ok." % users])
+        except exceptions.BrokerError as exc:
+            LOG.warning("bulk user deletion failed (%s); deleting one by "
+                        "one", exc.reason)
+        remaining = self.list_usernames() & present
+        left = [p for p in policies if p.username in remaining]
+        if left:
+            with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+                futures = [pool.submit(self.delete, policy, True)
+                           for policy in left]
+            for future in futures:
+                future.result()
+        still = sorted(self.list_usernames() & present)
+        if still:
+            raise exceptions.BrokerError(
+                command="delete_user", guest_id=still[0],
+                reason="%d user(s) still exist after deletion; check the "
+                       "broker's log" % len(still))
+        LOG.info("deleted %d guest broker users", len(present))
+        return len(present)
+
+    def set_queue_expiry(self, vhost="/", expires=86400,
+                         max_length=None):
+        """Expire the queues of guests gone for good.
+
+        Sets the operator policy :data:`QUEUE_POLICY` on every
+        ``guestagent.*`` queue of ``vhost``: a queue nobody consumed
+        from, declared or read for ``expires`` seconds is deleted (with
+        the casts waiting in it). A live guest consumes, so its queues
+        never expire. Operator policies combine with the deployment's own
+        policies (HA, quorum settings) instead of replacing them.
+
+        :param expires: seconds of disuse before a queue is deleted.
+        :param max_length: also cap each guest queue at this many
+            messages (the oldest are dropped), or ``None``.
+        :raises BadRequest: a value is not a positive integer.
+        :raises BrokerError: the command failed.
+        """
+        definition = {}
+        for key, value in (("expires", expires),
+                           ("max-length", max_length)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) \
+                    or value < 1:
+                raise exceptions.BadRequest(
+                    reason="queue %s must be a positive number of %s, "
+                           "not %r" % (key, "seconds" if key == "expires"
+                                       else "messages", value))
+            definition[key] = value * 1000 if key == "expires" else value
+        self._run("-", ["set_operator_policy", "-p", vhost, "--apply-to",
+                        "queues", QUEUE_POLICY, GUEST_QUEUE_PATTERN,
+                        json.dumps(definition, sort_keys=True)])
+        LOG.info("guest queues on vhost %s: %s", vhost, definition)
+        return definition
+
+    def clear_queue_expiry(self, vhost="/"):
+        """Remove the :data:`QUEUE_POLICY` operator policy."""
+        self._run("-", ["clear_operator_policy", "-p", vhost,
+                        QUEUE_POLICY])

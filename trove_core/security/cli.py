@@ -5,6 +5,8 @@
     trove-guest-credentials create GUEST_ID [--output FILE]
         [--password-file FILE | --password-stdin] [--rpc-key-dir DIR]
     trove-guest-credentials delete GUEST_ID [--missing-ok] [--rpc-key-dir DIR]
+    trove-guest-credentials expire-queues [--after SECONDS]
+        [--max-length N] [--vhost VHOST] [--node NODE]
 
 ``create`` adds the RabbitMQ user ``trove-guest-<id>`` limited to the
 guest's own queues (see :mod:`trove_core.security.broker`) and prints the
@@ -12,6 +14,10 @@ guest's ``transport_url`` on stdout, or writes it to a 0600 file. The
 password is generated with :mod:`secrets` unless given through a file or
 stdin; it never appears on a command line or in a log. Run it as root (or
 the rabbitmq user) on a broker node.
+
+``expire-queues`` sets the operator policy that deletes the queues of
+guests gone for good (unused for ``--after`` seconds, one day by
+default); it is set once per virtual host, not per guest.
 """
 
 import argparse
@@ -78,6 +84,22 @@ def build_parser():
     delete.add_argument("guest_id")
     delete.add_argument("--missing-ok", action="store_true",
                         help="succeed when the user does not exist")
+
+    expire = sub.add_parser(
+        "expire-queues",
+        help="delete guest queues nobody used for a while (an operator "
+             "policy on guestagent.* queues)")
+    expire.add_argument("--node", help="RabbitMQ node (rabbitmqctl -n).")
+    expire.add_argument("--vhost", default="/",
+                        help="virtual host of the control plane "
+                             "(default: /)")
+    expire.add_argument("--after", type=int, default=86400,
+                        help="seconds without a consumer before a guest's "
+                             "queue is deleted (default: 86400)")
+    expire.add_argument("--max-length", type=int,
+                        help="also keep at most this many messages in "
+                             "each guest queue")
+    expire.add_argument("-v", "--verbose", action="store_true")
     return parser
 
 
@@ -160,6 +182,13 @@ def main(argv=None):
                         else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.action == "expire-queues":
+            definition = broker.Rabbitmqctl(node=args.node).set_queue_expiry(
+                args.vhost, args.after, args.max_length)
+            print("operator policy %s on vhost %s: %s"
+                  % (broker.QUEUE_POLICY, args.vhost, definition),
+                  file=sys.stderr)
+            return 0
         policy = broker.GuestBrokerPolicy(
             args.guest_id, vhost=args.vhost, exchange=args.exchange,
             conductor_topic=args.conductor_topic,
