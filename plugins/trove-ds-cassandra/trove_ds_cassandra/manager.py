@@ -391,13 +391,10 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
     def _reset_admin(self):
         """Give the restored node a new ``os_admin`` password: start it
         local-only without authentication and write the hash."""
-        import bcrypt
-
         from trove_guest_base import net
 
         password = self.generate_password()
-        salted = bcrypt.hashpw(password.encode(),
-                               bcrypt.gensalt(10, prefix=b"2a")).decode()
+        salted = cql.hash_password(opts_mod.ADMIN_USER, password)
         self._write_rendered(restore=True)
         # a guest killed in this phase leaves a node without
         # authentication, which its successor must stop
@@ -620,28 +617,41 @@ class Manager(backup_mod.BackupOperations, manager.BaseDatastoreManager):
             raise exceptions.BadRequest(
                 reason="Cassandra roles have no host; cannot set %r"
                 % attrs["host"])
-        if new_name and new_name != username:
+        renamed = bool(new_name) and new_name != username
+        if renamed:
             self._check_user(new_name)
+        # built (checked, hashed) before anything is sent
+        built = None
+        if password and renamed:
+            built = cql.create_role(new_name, password,
+                                    hashed=self.hashed_passwords)
+        elif password:
+            built = cql.alter_password(username, password,
+                                       hashed=self.hashed_passwords)
         with self._admin() as session:
             user = self._existing(session, username)
-            if new_name and new_name != username:
-                if self._role(session, new_name) is not None:
-                    raise exceptions.BadRequest(
-                        reason="user %r already exists" % new_name)
-                if password:
-                    cql.execute(session, cql.create_role(
-                        new_name, password, hashed=self.hashed_passwords))
-                else:
-                    row = cql.execute(session, cql.role_hash(username)).one()
-                    cql.execute(session, cql.create_role_hashed(
-                        new_name, row.salted_hash))
+            if not renamed:
+                if built:
+                    cql.execute(session, built)
+                return
+            if self._role(session, new_name) is not None:
+                raise exceptions.BadRequest(
+                    reason="user %r already exists" % new_name)
+            if built is None:
+                row = cql.execute(session, cql.role_hash(username)).one()
+                built = cql.create_role_hashed(new_name, row.salted_hash)
+            cql.execute(session, built)
+            try:
                 for db in user.databases:
                     for statement in cql.grant_keyspace(new_name, db.name):
                         cql.execute(session, statement)
-                cql.execute(session, cql.drop_role(username))
-            elif password:
-                cql.execute(session, cql.alter_password(
-                    username, password, hashed=self.hashed_passwords))
+            except Exception:
+                LOG.warning("renaming %r failed; dropping %r again",
+                            username, new_name)
+                with contextlib.suppress(Exception):
+                    cql.execute(session, cql.drop_role(new_name))
+                raise
+            cql.execute(session, cql.drop_role(username))
 
     def list_access(self, username, hostname=None):
         """The keyspaces the role holds permissions on."""

@@ -254,3 +254,25 @@ class TestAllOrNothing:
         assert revokes == [
             'REVOKE ALL PERMISSIONS ON KEYSPACE "bad" FROM "alice"',
             'REVOKE ALL PERMISSIONS ON KEYSPACE "new" FROM "alice"']
+
+    def test_rename_failure_drops_new_role(self, cass_manager, session_of):
+        """A rename whose grant fails drops the new role and keeps the
+        old one."""
+        session = session_of(roles=["alice"], keyspaces=["shop"],
+                             permissions=[("alice", "data/shop")],
+                             fail_on='TO "bob"')
+        with pytest.raises(RuntimeError):
+            cass_manager.update_attributes("alice", "%", {
+                "name": "bob", "password": PASSWORD})
+        assert session.sent[-1] == 'DROP ROLE IF EXISTS "bob"'
+        assert set(session.roles) == {"alice"}
+
+    def test_rename_bad_password_sends_nothing(self, cass_manager,
+                                               session_of):
+        """A rename with a password that cannot be sent is refused
+        before any statement."""
+        session = session_of(roles=["alice"])
+        with pytest.raises(exceptions.BadRequest, match="lone surrogate"):
+            cass_manager.update_attributes("alice", "%", {
+                "name": "bob", "password": "p\ud800"})
+        assert session.sent == []
