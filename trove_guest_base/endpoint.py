@@ -126,7 +126,7 @@ _BY_ARG = {
     "marker": lambda op, a, v: _typed(op, a, v, _STR),
     "include_marker": lambda op, a, v: bool(_typed(op, a, v, _BOOL)),
     "memory_mb": lambda op, a, v: _typed(op, a, v, _INT + (float,)),
-    "packages": lambda op, a, v: _packages(op, a, v),
+    "packages": _packages,
     "device_path": lambda op, a, v: _typed(op, a, v, _STR),
     "mount_point": lambda op, a, v: _typed(op, a, v, _STR),
     "fs_path": lambda op, a, v: _typed(op, a, v, _STR),
