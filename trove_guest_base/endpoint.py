@@ -95,6 +95,18 @@ def _name(op, arg, value):
     return value
 
 
+def _packages(op, arg, value):
+    _typed(op, arg, value, _LIST + _STR)
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if not isinstance(item, str):
+                raise exceptions.BadRequest(
+                    reason="%s: argument %r must be a list of package "
+                    "names, got an item of type %s"
+                    % (op, arg, type(item).__name__))
+    return value
+
+
 _STR = (str,)
 _INT = (int,)
 _BOOL = (bool,)
@@ -114,7 +126,7 @@ _BY_ARG = {
     "marker": lambda op, a, v: _typed(op, a, v, _STR),
     "include_marker": lambda op, a, v: bool(_typed(op, a, v, _BOOL)),
     "memory_mb": lambda op, a, v: _typed(op, a, v, _INT + (float,)),
-    "packages": lambda op, a, v: _typed(op, a, v, _LIST + _STR),
+    "packages": _packages,
     "device_path": lambda op, a, v: _typed(op, a, v, _STR),
     "mount_point": lambda op, a, v: _typed(op, a, v, _STR),
     "fs_path": lambda op, a, v: _typed(op, a, v, _STR),
@@ -142,7 +154,26 @@ _BY_ARG = {
     "seeds": lambda op, a, v: _typed(op, a, v, _LIST, False),
     "enabled": lambda op, a, v: bool(_typed(op, a, v, _BOOL, False)),
     "admin_credentials": lambda op, a, v: _typed(op, a, v, _DICT, False),
+    "log_name": _name,
+    # Trove sends {"config_contents": text}; a bare text is accepted too
+    "configuration": lambda op, a, v: _typed(op, a, v, _STR + _DICT,
+                                             False),
+    "txn": lambda op, a, v: _typed(op, a, v, _STR + _INT + _LIST, False),
+    "cluster_config": lambda op, a, v: _typed(op, a, v, _DICT),
+    "config_overrides": lambda op, a, v: _typed(op, a, v, _DICT),
+    "module": lambda op, a, v: _typed(op, a, v, _DICT),
+    "replica_info": lambda op, a, v: _typed(op, a, v, _DICT),
+    "replica_source_config": lambda op, a, v: _typed(op, a, v, _DICT),
+    "slave_config": lambda op, a, v: _typed(op, a, v, _DICT),
+    "snapshot": lambda op, a, v: _typed(op, a, v, _DICT),
+    "snapshot_info": lambda op, a, v: _typed(op, a, v, _DICT),
+    "upgrade_info": lambda op, a, v: _typed(op, a, v, _DICT),
 }
+# flags: true, false or null (kept as sent)
+for _flag in ("enable", "disable", "publish", "discard", "for_failover",
+              "read_only", "remove", "restart", "include_contents"):
+    _BY_ARG[_flag] = lambda op, a, v: _typed(op, a, v, _BOOL)
+del _flag
 
 #: (operation, argument) -> converter, where the shared one is wrong.
 _BY_OP = {
@@ -181,6 +212,7 @@ _STRING_FIELDS = {
                     "datastore_version"),
     "user_attrs": ("name", "host", "password", "_name", "_host",
                    "_password"),
+    "configuration": ("config_contents",),
 }
 
 

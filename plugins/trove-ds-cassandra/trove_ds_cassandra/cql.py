@@ -2,7 +2,10 @@
 
 Names (keyspaces, roles) are validated, then written as double-quoted
 identifiers with any ``"`` doubled, so a name is always one identifier.
-Values (passwords, replication maps) are never written into the text:
+Passwords go as bcrypt hashes (``WITH HASHED PASSWORD``) to the engine
+versions that take them, so no plaintext reaches the server's audit or
+full query log. Values (hashes, replication maps) are never written into
+the text:
 each builder returns ``(statement, params)`` for the driver, which binds
 ``%s`` parameters as escaped literals. Every statement is in that
 ``%``-format (a ``%`` inside a name is written ``%%``); :func:`execute`
@@ -14,11 +17,13 @@ import re
 from trove_core import exceptions
 from trove_core import models
 
-__all__ = ["KEYSPACE_PERMISSIONS", "alter_password", "create_keyspace",
-           "create_role", "create_role_hashed", "drop_keyspace", "drop_role",
-           "execute", "grant_keyspace", "keyspaces_of", "list_keyspaces",
-           "list_permissions", "list_roles", "quote", "reset_superuser",
-           "revoke_keyspace", "role_hash", "validate_keyspace",
+__all__ = ["HASHED_PASSWORD_SINCE", "KEYSPACE_PERMISSIONS",
+           "alter_password", "create_keyspace", "create_role",
+           "create_role_hashed", "drop_keyspace", "drop_role", "execute",
+           "grant_keyspace", "hash_password", "keyspaces_of",
+           "list_keyspaces", "list_permissions", "list_roles", "quote",
+           "reset_superuser", "revoke_keyspace", "role_hash",
+           "takes_hashed_passwords", "validate_keyspace",
            "validate_replication", "validate_role"]
 
 #: Everything on a keyspace but AUTHORIZE, as Trove granted: a user can
@@ -162,22 +167,90 @@ def list_keyspaces():
     return ("SELECT keyspace_name FROM system_schema.keyspaces", ())
 
 
-def create_role(name, password, superuser=False):
-    """``CREATE ROLE`` that can log in, with a bound password."""
+#: The first Cassandra release that takes ``WITH HASHED PASSWORD``
+#: (CREATE/ALTER ROLE): older ones only take the plaintext, which then
+#: lands in the audit and full query logs when those are on.
+HASHED_PASSWORD_SINCE = (4, 1)
+#: bcrypt's cost, as Cassandra's own default
+#: (``-Dcassandra.auth_bcrypt_gensalt_log2_rounds``).
+BCRYPT_ROUNDS = 10
+# bcrypt reads at most this many bytes of a password (Cassandra too)
+_BCRYPT_MAX = 72
+
+
+def takes_hashed_passwords(versions):
+    """Whether every engine version in ``versions`` (``"4.1"``,
+    ``"5.0.2"``...) takes ``WITH HASHED PASSWORD``.
+
+    :raises ValueError: a version that does not begin with numbers.
+    """
+    def parsed(version):
+        match = re.match(r"^(\d+)(?:\.(\d+))?", str(version))
+        if not match:
+            raise ValueError("engine version %r is not numeric" % (version,))
+        return int(match.group(1)), int(match.group(2) or 0)
+    versions = list(versions)
+    return bool(versions) and all(parsed(v) >= HASHED_PASSWORD_SINCE
+                                  for v in versions)
+
+
+def _check_password(name, password):
     if not password:
         raise exceptions.BadRequest(
             reason="Cassandra role %r needs a password" % name)
+    if not isinstance(password, str):
+        raise exceptions.BadRequest(
+            reason="the password of Cassandra role %r must be a string, "
+            "got %s" % (name, type(password).__name__))
+    try:
+        return password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise exceptions.BadRequest(
+            reason="the password of Cassandra role %r is not valid "
+            "Unicode (a lone surrogate); send UTF-8 text" % name) from None
+
+
+def hash_password(name, password):
+    """The bcrypt hash (``$2a$``, Cassandra's format and cost) of the
+    password of role ``name``, for ``WITH HASHED PASSWORD``.
+
+    Like Cassandra's own hashing, only the first 72 bytes (UTF-8) of a
+    longer password count.
+
+    :raises BadRequest: no password, or one that is not UTF-8 text.
+    """
+    import bcrypt
+
+    raw = _check_password(name, password)[:_BCRYPT_MAX]
+    return bcrypt.hashpw(raw, bcrypt.gensalt(
+        BCRYPT_ROUNDS, prefix=b"2a")).decode("ascii")
+
+
+def create_role(name, password, superuser=False, hashed=True):
+    """``CREATE ROLE`` that can log in.
+
+    :param hashed: send a bcrypt hash of the password (``WITH HASHED
+        PASSWORD``, Cassandra 4.1+), so the plaintext never reaches the
+        server's audit or full query log; ``False`` for older servers,
+        which get the password as a bound value.
+    """
+    validate_role(name)
+    if hashed:
+        return create_role_hashed(name, hash_password(name, password),
+                                  superuser=superuser)
+    _check_password(name, password)
     return ("CREATE ROLE %s WITH PASSWORD = %%s AND LOGIN = true "
             "AND SUPERUSER = %s"
             % (_ident(validate_role(name)), "true" if superuser else "false"),
             (password,))
 
 
-def create_role_hashed(name, salted_hash):
+def create_role_hashed(name, salted_hash, superuser=False):
     """``CREATE ROLE ... WITH HASHED PASSWORD`` (Cassandra 4.1+): a role
     that logs in with the password behind ``salted_hash``."""
     return ("CREATE ROLE %s WITH HASHED PASSWORD = %%s AND LOGIN = true "
-            "AND SUPERUSER = false" % _ident(validate_role(name)),
+            "AND SUPERUSER = %s" % (_ident(validate_role(name)),
+                                    "true" if superuser else "false"),
             (salted_hash,))
 
 
@@ -187,12 +260,15 @@ def role_hash(name):
             (validate_role(name),))
 
 
-def alter_password(name, password):
-    """``ALTER ROLE ... WITH PASSWORD``, bound."""
-    if not password:
-        raise exceptions.BadRequest(
-            reason="Cassandra role %r needs a password" % name)
-    return ("ALTER ROLE %s WITH PASSWORD = %%s" % _ident(validate_role(name)),
+def alter_password(name, password, hashed=True):
+    """``ALTER ROLE ... WITH [HASHED] PASSWORD``, bound (``hashed``: see
+    :func:`create_role`)."""
+    validate_role(name)
+    if hashed:
+        return ("ALTER ROLE %s WITH HASHED PASSWORD = %%s"
+                % _ident(name), (hash_password(name, password),))
+    _check_password(name, password)
+    return ("ALTER ROLE %s WITH PASSWORD = %%s" % _ident(name),
             (password,))
 
 

@@ -378,10 +378,12 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
                               _DEFAULT_PASSWORD) as session:
                 if self._role(session, opts_mod.ADMIN_USER) is None:
                     cql.execute(session, cql.create_role(
-                        opts_mod.ADMIN_USER, password, superuser=True))
+                        opts_mod.ADMIN_USER, password, superuser=True,
+                        hashed=self.hashed_passwords))
                 else:
                     cql.execute(session, cql.alter_password(
-                        opts_mod.ADMIN_USER, password))
+                        opts_mod.ADMIN_USER, password,
+                        hashed=self.hashed_passwords))
             return True
         net.wait_until(create_admin, self.options.start_timeout,
                        "the default superuser of cassandra", interval=1,
@@ -393,13 +395,10 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
     def _reset_admin(self):
         """Give the restored node a new ``os_admin`` password: start it
         local-only without authentication and write the hash."""
-        import bcrypt
-
         from trove_guest_base import net
 
         password = self.generate_password()
-        salted = bcrypt.hashpw(password.encode(),
-                               bcrypt.gensalt(10, prefix=b"2a")).decode()
+        salted = cql.hash_password(opts_mod.ADMIN_USER, password)
         self._write_rendered(restore=True)
         # a guest killed in this phase leaves a node without
         # authentication, which its successor must stop
@@ -441,6 +440,16 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
         return backup_mod.NodetoolSnapshot(self).nodetool(*args)
 
     # -- roles -------------------------------------------------------------
+
+    @property
+    def hashed_passwords(self):
+        """Whether passwords go to the server as bcrypt hashes (``WITH
+        HASHED PASSWORD``): when every engine version the descriptor
+        declares takes them (Cassandra 4.1+), so no plaintext reaches
+        its audit or full query log."""
+        from trove_ds_cassandra import plugin
+
+        return cql.takes_hashed_passwords(plugin.DESCRIPTOR.engine_versions)
 
     @staticmethod
     def _role(session, name):
@@ -516,25 +525,59 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
 
     # -- users (IUsers, IAccess) -------------------------------------------
 
+    def _check_keyspaces_exist(self, session, names):
+        existing = {r.keyspace_name
+                    for r in cql.execute(session, cql.list_keyspaces())}
+        missing = sorted(set(names) - existing)
+        if missing:
+            raise exceptions.BadRequest(
+                reason="keyspaces %s do not exist; create them first "
+                "(create_database)" % missing)
+
     def create_user(self, users):
         """Create each role (login, not superuser) and grant its
-        keyspaces."""
-        plans = []
+        keyspaces: all of them, or none.
+
+        Every name, password and keyspace (it must exist) is checked
+        before the first statement; when a statement fails, the roles
+        this call created are dropped again.
+        """
+        hashed = self.hashed_passwords
+        plans, names, keyspaces = [], set(), set()
         for user in users:
             self._check_user(user.name)
-            statements = [cql.create_role(user.name, user.password)]
+            if user.name in names:
+                raise exceptions.BadRequest(
+                    reason="user %r is given twice" % user.name)
+            names.add(user.name)
+            statements = [cql.create_role(user.name, user.password,
+                                          hashed=hashed)]
             for db in user.databases:
-                statements += cql.grant_keyspace(
-                    user.name, self._check_keyspace(db.name))
+                keyspaces.add(self._check_keyspace(db.name))
+                statements += cql.grant_keyspace(user.name, db.name)
             plans.append((user.name, statements))
         with self._admin() as session:
             for name, _statements in plans:
                 if self._role(session, name) is not None:
                     raise exceptions.BadRequest(
                         reason="user %r already exists" % name)
-            for _name, statements in plans:
-                for statement in statements:
-                    cql.execute(session, statement)
+            self._check_keyspaces_exist(session, keyspaces)
+            created = []
+            try:
+                for name, statements in plans:
+                    cql.execute(session, statements[0])
+                    created.append(name)
+                    for statement in statements[1:]:
+                        cql.execute(session, statement)
+            except Exception:
+                LOG.warning("create_user failed; dropping the %d role(s) "
+                            "it created", len(created))
+                for name in reversed(created):
+                    with contextlib.suppress(Exception):
+                        cql.execute(session, cql.drop_role(name))
+                raise
+            for name in created:
+                LOG.info("created Cassandra role %r", name)
 
     def get_user(self, username, hostname=None):
         """Return the :class:`~trove_core.models.User` or ``None``."""
@@ -558,8 +601,10 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
 
     def change_passwords(self, users):
         """Set the password of each user given."""
+        hashed = self.hashed_passwords
         built = [(u.name, cql.alter_password(self._check_user(u.name),
-                                             u.password)) for u in users]
+                                             u.password, hashed=hashed))
+                 for u in users]
         with self._admin() as session:
             for name, statement in built:
                 self._existing(session, name)
@@ -576,26 +621,41 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
             raise exceptions.BadRequest(
                 reason="Cassandra roles have no host; cannot set %r"
                 % attrs["host"])
-        if new_name and new_name != username:
+        renamed = bool(new_name) and new_name != username
+        if renamed:
             self._check_user(new_name)
+        # built (checked, hashed) before anything is sent
+        built = None
+        if password and renamed:
+            built = cql.create_role(new_name, password,
+                                    hashed=self.hashed_passwords)
+        elif password:
+            built = cql.alter_password(username, password,
+                                       hashed=self.hashed_passwords)
         with self._admin() as session:
             user = self._existing(session, username)
-            if new_name and new_name != username:
-                if self._role(session, new_name) is not None:
-                    raise exceptions.BadRequest(
-                        reason="user %r already exists" % new_name)
-                if password:
-                    cql.execute(session, cql.create_role(new_name, password))
-                else:
-                    row = cql.execute(session, cql.role_hash(username)).one()
-                    cql.execute(session, cql.create_role_hashed(
-                        new_name, row.salted_hash))
+            if not renamed:
+                if built:
+                    cql.execute(session, built)
+                return
+            if self._role(session, new_name) is not None:
+                raise exceptions.BadRequest(
+                    reason="user %r already exists" % new_name)
+            if built is None:
+                row = cql.execute(session, cql.role_hash(username)).one()
+                built = cql.create_role_hashed(new_name, row.salted_hash)
+            cql.execute(session, built)
+            try:
                 for db in user.databases:
                     for statement in cql.grant_keyspace(new_name, db.name):
                         cql.execute(session, statement)
-                cql.execute(session, cql.drop_role(username))
-            elif password:
-                cql.execute(session, cql.alter_password(username, password))
+            except Exception:
+                LOG.warning("renaming %r failed; dropping %r again",
+                            username, new_name)
+                with contextlib.suppress(Exception):
+                    cql.execute(session, cql.drop_role(new_name))
+                raise
+            cql.execute(session, cql.drop_role(username))
 
     def list_access(self, username, hostname=None):
         """The keyspaces the role holds permissions on."""
@@ -604,15 +664,36 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
             return list(self._existing(session, username).databases)
 
     def grant_access(self, username, hostname, databases):
-        """Grant use of each keyspace (every permission but AUTHORIZE)."""
+        """Grant use of each keyspace (every permission but AUTHORIZE):
+        all of them, or none.
+
+        Every keyspace is checked (name, reserved, exists) before the
+        first grant; when a grant fails, the keyspaces this call granted
+        are revoked again.
+        """
         self._check_user(username)
-        built = []
-        for name in databases:
-            built += cql.grant_keyspace(username, self._check_keyspace(name))
+        names = list(dict.fromkeys(self._check_keyspace(n)
+                                   for n in databases))
+        built = [(n, cql.grant_keyspace(username, n)) for n in names]
         with self._admin() as session:
-            self._existing(session, username)
-            for statement in built:
-                cql.execute(session, statement)
+            held = {db.name for db in
+                    self._existing(session, username).databases}
+            self._check_keyspaces_exist(session, names)
+            granted = []
+            try:
+                for name, statements in built:
+                    if name not in held:
+                        granted.append(name)
+                    for statement in statements:
+                        cql.execute(session, statement)
+            except Exception:
+                LOG.warning("grant_access failed; revoking the %d "
+                            "keyspace(s) it granted", len(granted))
+                for name in reversed(granted):
+                    with contextlib.suppress(Exception):
+                        cql.execute(session,
+                                    cql.revoke_keyspace(username, name))
+                raise
 
     def revoke_access(self, username, hostname, database):
         """Revoke every permission on one keyspace."""
@@ -636,10 +717,12 @@ class Manager(ring_mod.CassandraClusterMember, backup_mod.BackupOperations,
         with self._admin() as session:
             if self._role(session, opts_mod.ROOT_USER) is None:
                 cql.execute(session, cql.create_role(
-                    opts_mod.ROOT_USER, password, superuser=True))
+                    opts_mod.ROOT_USER, password, superuser=True,
+                    hashed=self.hashed_passwords))
             else:
                 cql.execute(session, cql.alter_password(
-                    opts_mod.ROOT_USER, password))
+                    opts_mod.ROOT_USER, password,
+                    hashed=self.hashed_passwords))
         self.store_secret(_ROOT_SECRET, password)
         return models.User(name=opts_mod.ROOT_USER, password=password,
                            is_root=True)

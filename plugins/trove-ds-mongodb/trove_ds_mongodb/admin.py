@@ -11,6 +11,16 @@ Everything sent to the server is a command *document*: names and
 passwords are values in it, never text spliced into a query, so a
 hostile name can fail validation or name an odd account, never run
 anything. The builders here are pure functions, tested without a server.
+
+Passwords: MongoDB takes no pre-computed SCRAM-SHA-256 credential from a
+client (``digestPassword`` must be true for it), so the password travels
+inside ``createUser``/``updateUser`` over the guest's local connection
+and the *server* digests it: only salted SCRAM-SHA-256 keys are stored
+(``mechanisms`` names that one alone, so no SCRAM-SHA-1 key, an MD5 of
+the password, is kept either). The server masks ``pwd`` in its own log
+and profiler entries at every verbosity; the guest never logs a command
+document with its ``pwd`` (:func:`redact_command`) and masks a password
+an error would echo.
 """
 
 import logging
@@ -20,7 +30,8 @@ from trove_core import models
 
 __all__ = ["MARKER_COLLECTION", "MongoAdmin", "access_roles", "check_password",
            "create_user_command", "databases_of", "drop_user_command",
-           "grant_roles_command", "revoke_roles_command", "same_user",
+           "grant_roles_command", "redact_command", "revoke_roles_command",
+           "same_user",
            "split_user", "update_user_command", "user_name",
            "validate_database"]
 
@@ -39,6 +50,10 @@ AUTH_DATABASE = "admin"
 
 #: The role that grants a user access to a database.
 ACCESS_ROLE = "readWrite"
+
+#: The only credential mechanism the guest creates: a salted,
+#: server-side digest (SCRAM-SHA-1 would also store an MD5 of it).
+MECHANISMS = ("SCRAM-SHA-256",)
 
 # The characters MongoDB refuses in a database name (on every platform
 # it runs on), per its documented limits.
@@ -121,6 +136,16 @@ def check_password(user, password):
     if not password:
         raise exceptions.BadRequest(
             reason="MongoDB user %r needs a password" % user)
+    if not isinstance(password, str):
+        raise exceptions.BadRequest(
+            reason="the password of MongoDB user %r must be a string, got "
+            "%s" % (user, type(password).__name__))
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise exceptions.BadRequest(
+            reason="the password of MongoDB user %r is not valid Unicode "
+            "(a lone surrogate); send UTF-8 text" % user) from None
     from pymongo import saslprep
 
     try:
@@ -135,19 +160,29 @@ def check_password(user, password):
 
 def create_user_command(user, password, roles):
     """The ``createUser`` command document (run in the user's
-    database)."""
+    database): the server digests the password into SCRAM-SHA-256
+    credentials only."""
     return {"createUser": user, "pwd": check_password(user, password),
-            "roles": list(roles)}
+            "roles": list(roles), "mechanisms": list(MECHANISMS),
+            "digestPassword": True}
 
 
 def update_user_command(user, password=None, roles=None):
-    """The ``updateUser`` command document; only given fields change."""
+    """The ``updateUser`` command document; only given fields change (a
+    new password gets SCRAM-SHA-256 credentials only)."""
     command = {"updateUser": user}
     if password is not None:
         command["pwd"] = check_password(user, password)
+        command["mechanisms"] = list(MECHANISMS)
+        command["digestPassword"] = True
     if roles is not None:
         command["roles"] = list(roles)
     return command
+
+
+def redact_command(command):
+    """A copy of a command document fit for a log line: ``pwd`` masked."""
+    return {k: ("***" if k == "pwd" else v) for k, v in command.items()}
 
 
 def drop_user_command(user):
@@ -175,6 +210,20 @@ class MongoAdmin:
 
     def __init__(self, client):
         self.client = client
+
+    def _run(self, database, command):
+        """Run ``command`` in ``database``; what is logged or raised never
+        holds its password."""
+        LOG.debug("running %s in %r", redact_command(command), database)
+        try:
+            return self.client[database].command(command)
+        except Exception as exc:
+            secret = command.get("pwd")
+            if secret and secret in str(exc):
+                raise exceptions.DatastoreError(
+                    operation=next(iter(command)),
+                    reason=str(exc).replace(secret, "***")) from None
+            raise
 
     # -- databases ---------------------------------------------------------
 
@@ -211,19 +260,17 @@ class MongoAdmin:
         """Create Trove user ``name`` with ``roles``."""
         database, user = split_user(name)
         LOG.debug("creating MongoDB user %s", name)
-        self.client[database].command(
-            create_user_command(user, password, roles))
+        self._run(database, create_user_command(user, password, roles))
 
     def update_user(self, name, password=None, roles=None):
         """Change the password and/or the roles of user ``name``."""
         database, user = split_user(name)
-        self.client[database].command(
-            update_user_command(user, password, roles))
+        self._run(database, update_user_command(user, password, roles))
 
     def drop_user(self, name):
         """Drop Trove user ``name``."""
         database, user = split_user(name)
-        self.client[database].command(drop_user_command(user))
+        self._run(database, drop_user_command(user))
 
     def copy_user(self, name, new_name):
         """Create ``new_name`` with the roles and the password of
@@ -278,12 +325,12 @@ class MongoAdmin:
     def grant(self, name, roles):
         """Add ``roles`` to user ``name``."""
         database, user = split_user(name)
-        self.client[database].command(grant_roles_command(user, roles))
+        self._run(database, grant_roles_command(user, roles))
 
     def revoke(self, name, roles):
         """Remove ``roles`` from user ``name``."""
         database, user = split_user(name)
-        self.client[database].command(revoke_roles_command(user, roles))
+        self._run(database, revoke_roles_command(user, roles))
 
     # -- server ------------------------------------------------------------
 

@@ -373,10 +373,22 @@ class Manager(cluster_mod.MongoClusterMember, backup_mod.BackupOperations,
         return record
 
     def create_user(self, users):
-        """Create each user with ``readWrite`` on its databases."""
-        plans = []
+        """Create each user with ``readWrite`` on its databases: all of
+        them, or none.
+
+        Every name, password and database is checked before the first
+        command; a user's roles go in its one ``createUser`` (the server
+        applies them together); when the server refuses a user, the
+        users this call created are dropped again.
+        """
+        plans, names = [], set()
         for user in users:
             self._check_user(user.name)
+            key = admin_mod.split_user(user.name)
+            if key in names:
+                raise exceptions.BadRequest(
+                    reason="user %r is given twice" % user.name)
+            names.add(key)
             admin_mod.check_password(user.name, user.password)
             roles = admin_mod.access_roles(
                 self._check_database(db.name) for db in user.databases)
@@ -386,8 +398,18 @@ class Manager(cluster_mod.MongoClusterMember, backup_mod.BackupOperations,
                 if adm.find_user(user.name) is not None:
                     raise exceptions.BadRequest(
                         reason="user %r already exists" % user.name)
-            for user, roles in plans:
-                adm.create_user(user.name, user.password, roles)
+            created = []
+            try:
+                for user, roles in plans:
+                    adm.create_user(user.name, user.password, roles)
+                    created.append(user.name)
+            except Exception:
+                LOG.warning("create_user failed; dropping the %d user(s) "
+                            "it created", len(created))
+                for name in reversed(created):
+                    with contextlib.suppress(Exception):
+                        adm.drop_user(name)
+                raise
 
     def get_user(self, username, hostname=None):
         """Return the :class:`~trove_core.models.User` or ``None``."""

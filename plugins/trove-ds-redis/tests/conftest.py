@@ -1,6 +1,7 @@
 """Fixtures of the Redis plugin's tests: real servers on free ports."""
 
 import copy
+import getpass
 import shutil
 
 import pytest
@@ -49,7 +50,10 @@ def make_manager(root, name="redis-a", **overrides):
         mount_point=str(base / "data"),
         config_file=str(base / "etc" / "redis.conf"),
         backup_storage_root=str(root / "backups"),
-        start_timeout=30, replication_timeout=30)
+        start_timeout=30, replication_timeout=30,
+        # pytest's directories are root-only: the server runs as the
+        # test's own user here (test_redis_service_user runs it as redis)
+        service_user=getpass.getuser())
     settings.update(overrides)
     for key, value in settings.items():
         conf.set_override(key, value, group="redis")
@@ -112,3 +116,11 @@ def make_member(redis_root):
     yield factory
     for mgr in made:
         mgr.do_stop()
+
+
+@pytest.fixture(scope="module")
+def new_manager():
+    """:func:`make_manager` itself, for tests that choose the directory
+    (and the service user) of their servers."""
+    return make_manager
+

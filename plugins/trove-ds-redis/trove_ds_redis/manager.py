@@ -18,7 +18,6 @@ disabled again by ``disable_root``.
 import contextlib
 import logging
 import os
-import shutil
 
 from zope.interface import implementer
 
@@ -100,19 +99,31 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
 
     @property
     def service_owner(self):
-        """The OS user owning Redis's files (``redis`` under systemd,
-        else ``None``: the guest's own user)."""
-        return "redis" if self.options.runner == "systemd" else None
+        """The OS user owning Redis's files and running the server:
+        ``service_user`` under systemd (the unit runs as it); with the
+        child runner the account it drops to
+        (:func:`trove_guest_base.process.service_user`: ``service_user``
+        when the guest runs as root), else ``None``: the guest's own
+        user."""
+        if self.options.runner == "systemd":
+            return self.options.service_user or None
+        return process.service_user(self.options)
 
     @property
     def runner(self):
-        """The :class:`~trove_guest_base.process.Runner` of the server."""
+        """The :class:`~trove_guest_base.process.Runner` of the server.
+
+        A child server runs as ``service_user`` when the guest runs as
+        root, and its data directory (RDB, AOF, ACL file) is handed to
+        that user before each start
+        (:func:`~trove_guest_base.process.make_runner`)."""
         if self._runner is None:
             self._runner = process.make_runner(
                 self.options,
                 [self.options.server_binary, self.options.config_file],
                 pid_file=os.path.join(self.state_dir, "redis.pid"),
-                log_file=os.path.join(self.state_dir, "redis.log"))
+                log_file=os.path.join(self.state_dir, "redis.log"),
+                dirs=[self.data_dir])
         return self._runner
 
     def admin_password(self):
@@ -315,7 +326,7 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
                 "not both")
         os.makedirs(self.data_dir, mode=0o750, exist_ok=True)
         if self.service_owner:
-            shutil.chown(self.data_dir, user=self.service_owner)
+            process.hand_over(self.service_owner, [self.data_dir])
         overrides = configuration.validate_overrides(request.overrides)
         self._save_state(memory_mb=request.memory_mb, overrides=overrides,
                          replica_of=None)

@@ -13,7 +13,9 @@ SERVER_OPTS = options.server_opts(
     ignore_users=["default", "os_admin", "os_repl"])
 
 # config_file: mode 0600, it holds the replication password;
-# log_file: with runner 'child' the log goes to the guest's state directory
+# log_file: with runner 'child' the log goes to the guest's state directory;
+# service_user: the server's account (Debian's redis-server package makes
+# 'redis'); a guest running as root starts a child server as it
 GUEST_OPTS = options.guest_opts(
     "bind_address", "start_timeout",
     mount_point="/var/lib/redis", backup_strategy="redis-rdb",
@@ -23,7 +25,7 @@ GUEST_OPTS = options.guest_opts(
     server_binary=options.Renamed("redis-server", "redis_server"),
     client_binary=options.Renamed("redis-cli", "redis_cli"),
     config_file="/etc/redis/redis.conf",
-    log_file="/var/log/redis/redis-server.log") + [
+    log_file="/var/log/redis/redis-server.log", service_user="redis") + [
     cfg.ListOpt("save", default=["3600 1", "300 100", "60 10000"],
                 help="RDB save points ('<seconds> <changes>'); empty "
                      "disables RDB snapshots between backups."),

@@ -73,6 +73,40 @@ class TestPrepared:
         assert probe.database_exists("shop")
         mgr.delete_user(models.User("obrien"))
 
+    def test_no_plaintext_in_full_query_log(self, prepared, tmp_path):
+        """With the full query log on, a created and a changed password
+        are in no file it writes (the node got bcrypt hashes); the
+        hashed role logs in."""
+        mgr, probe = prepared
+        fql = tmp_path / "fql"
+        fql.mkdir()  # the test's node runs as the test's own user
+        secret = "Fql-pw-%s" % uuid.uuid4().hex[:8]
+        mgr._nodetool("enablefullquerylog", "--path", os.fspath(fql))
+        try:
+            mgr.create_user([models.User("carol", password=secret)])
+            mgr.change_passwords([models.User("carol",
+                                              password=secret + "x")])
+        finally:
+            mgr._nodetool("disablefullquerylog")
+        assert probe.can_login("carol", secret + "x")
+        written = b"".join(p.read_bytes() for p in fql.rglob("*")
+                           if p.is_file())
+        assert written, "the full query log wrote nothing"
+        assert secret.encode() not in written
+        mgr.delete_user(models.User("carol"))
+
+    def test_create_user_all_or_nothing(self, prepared):
+        """A missing keyspace for the second user creates neither."""
+        mgr, _probe = prepared
+        with pytest.raises(Exception, match="do not exist"):
+            mgr.create_user([
+                models.User("dora", password="Pw-1",
+                            databases=(models.Database("shop"),)),
+                models.User("eve", password="Pw-1",
+                            databases=(models.Database("nope_ks"),))])
+        assert mgr.get_user("dora", "%") is None
+        assert mgr.get_user("eve", "%") is None
+
 
 class TestRunningNode:
     """CQL built by the plugin against a running node (TROVE_TEST_CASSANDRA

@@ -63,14 +63,16 @@ class TestStatements:
 
     def test_create_role_binds_password(self):
         """A hostile password becomes one escaped literal."""
-        text = final_text(cql.create_role("bob", "p'w); DROP ROLE x; --"))
+        text = final_text(cql.create_role("bob", "p'w); DROP ROLE x; --",
+                                          hashed=False))
         assert text == ("CREATE ROLE \"bob\" WITH PASSWORD = "
                         "'p''w); DROP ROLE x; --' AND LOGIN = true "
                         "AND SUPERUSER = false")
 
     def test_percent_in_name_survives_binding(self):
         """A ``%s`` inside a role name is not a parameter slot."""
-        text = final_text(cql.create_role("a%sb%%", "pw", superuser=True))
+        text = final_text(cql.create_role("a%sb%%", "pw", superuser=True,
+                                          hashed=False))
         assert text == ("CREATE ROLE \"a%sb%%\" WITH PASSWORD = 'pw' "
                         "AND LOGIN = true AND SUPERUSER = true")
         assert final_text(cql.drop_role("a%sb")) == \

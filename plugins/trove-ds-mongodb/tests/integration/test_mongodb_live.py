@@ -82,6 +82,53 @@ class TestPrepared:
         assert mgr.get_user("shop.bob", "%") is None
         mgr.delete_user(models.User("shop.robert"))
 
+    def test_password_not_at_rest(self, prepared):
+        """With the most verbose log and every command profiled, a
+        created and a changed password are in no file of the server nor
+        in system.profile; only SCRAM-SHA-256 keys are stored."""
+        _root, mgr, probe = prepared
+        secret = "Carol-pw-%s" % uuid.uuid4().hex[:8]
+        mgr.apply_overrides({"systemLog.verbosity": 5})
+        try:
+            with mgr._admin() as adm:
+                adm.client["shop"].command({"profile": 2})
+            mgr.create_user([models.User(
+                "shop.carol", password=secret,
+                databases=(models.Database("shop"),))])
+            mgr.change_passwords([models.User("shop.carol",
+                                              password=secret + "x")])
+            with mgr._admin() as adm:
+                adm.client["shop"].command({"profile": 0})
+                profile = list(adm.client["shop"]["system.profile"].find())
+                info = adm.client["shop"].command(
+                    {"usersInfo": "carol", "showCredentials": True})
+        finally:
+            mgr.apply_overrides({"systemLog.verbosity": 0})
+        assert probe.can_login("shop.carol", secret + "x")
+        assert set(info["users"][0]["credentials"]) == {"SCRAM-SHA-256"}
+        assert profile and secret not in repr(profile)
+        for top in (mgr.data_dir, os.path.dirname(mgr.options.log_file),
+                    mgr.state_dir):
+            for dirpath, _dirs, names in os.walk(top):
+                for name in names:
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as handle:
+                        assert secret.encode() not in handle.read(), path
+        mgr.delete_user(models.User("shop.carol"))
+
+    def test_create_user_all_or_nothing(self, prepared):
+        """A bad database for the second user creates neither."""
+        from trove_core import exceptions
+
+        _root, mgr, _probe = prepared
+        with pytest.raises(exceptions.InvalidIdentifier):
+            mgr.create_user([
+                models.User("shop.dora", password="Pw-1-x",
+                            databases=(models.Database("shop"),)),
+                models.User("shop.eve", password="Pw-1-x",
+                            databases=(models.Database("a$b"),))])
+        assert mgr.get_user("shop.dora", "%") is None
+
     def test_backup_restore(self, prepared, mongod_binary):
         """A backup restored by prepare carries data and users."""
         root, mgr, probe = prepared

@@ -71,7 +71,8 @@ class TestCommands:
         """createUser is the first key; the password is a value."""
         cmd = admin.create_user_command(
             'x"}); db.dropDatabase(); //', "p'w", admin.access_roles(["a"]))
-        assert list(cmd) == ["createUser", "pwd", "roles"]
+        assert list(cmd) == ["createUser", "pwd", "roles", "mechanisms",
+                             "digestPassword"]
         assert cmd["createUser"] == 'x"}); db.dropDatabase(); //'
         assert cmd["roles"] == [{"role": "readWrite", "db": "a"}]
 
@@ -100,7 +101,8 @@ class TestCommands:
     def test_update_only_given_fields(self):
         """updateUser carries only what changes."""
         assert admin.update_user_command("u", password="p") == {
-            "updateUser": "u", "pwd": "p"}
+            "updateUser": "u", "pwd": "p", "mechanisms": ["SCRAM-SHA-256"],
+            "digestPassword": True}
         assert admin.update_user_command("u", roles=[]) == {
             "updateUser": "u", "roles": []}
 

@@ -76,13 +76,14 @@ class TestRedisConformance(RedisClusterFamily, conformance.DatastoreSuite):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def trove_spawn(cls, tmp_path_factory):
-        """New Redis servers on free ports sharing one backup storage."""
+    def trove_spawn(cls):
+        """New Redis servers on free ports sharing one backup storage,
+        in the spawner's own directory, which a service user can enter:
+        run as root, every server runs as the redis user."""
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed (apt-get install "
                         "redis-server)")
-        with testing.Spawner("redis", tmp_path_factory.mktemp("redis"),
-                             redis_testing.RedisProbe,
+        with testing.Spawner("redis", None, redis_testing.RedisProbe,
                              options=redis_testing.spawner_options) as spawn:
             yield spawn
 

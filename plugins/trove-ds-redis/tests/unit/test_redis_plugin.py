@@ -76,8 +76,31 @@ class TestOptions:
         assert mgr.service_owner == "redis"
 
     def test_child_runner_runs_the_rendered_config(self, tmp_path):
-        """runner=child starts redis-server on config_file."""
+        """runner=child starts redis-server on config_file; as the guest's
+        own user when service_user is that user (a developer's run)."""
+        import getpass
+
         mgr = manager.Manager("redis", self._conf(
-            config_file=str(tmp_path / "r.conf")), tmp_path)
+            config_file=str(tmp_path / "r.conf"),
+            service_user=getpass.getuser()), tmp_path)
         assert mgr.runner.argv == ["redis-server", str(tmp_path / "r.conf")]
         assert mgr.service_owner is None
+        assert mgr.runner.user is None
+
+    def test_child_runner_drops_to_service_user(self, tmp_path,
+                                                 monkeypatch):
+        """A guest running as root starts the child server as
+        service_user ('redis' by default) and hands it the data
+        directory."""
+        import os
+
+        from trove_guest_base import process
+
+        conf = self._conf(mount_point=str(tmp_path / "data"))
+        assert conf.redis.service_user == "redis"
+        monkeypatch.setattr(os, "geteuid", lambda: 0)
+        monkeypatch.setattr(process, "_account", lambda name: name)
+        mgr = manager.Manager("redis", conf, tmp_path)
+        assert mgr.service_owner == "redis"
+        assert mgr.runner.user == "redis"
+        assert mgr.runner.dirs == (str(tmp_path / "data"),)
