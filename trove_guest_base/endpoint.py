@@ -98,12 +98,18 @@ def _name(op, arg, value):
 def _packages(op, arg, value):
     _typed(op, arg, value, _LIST + _STR)
     if isinstance(value, (list, tuple)):
-        for item in value:
-            if not isinstance(item, str):
-                raise exceptions.BadRequest(
-                    reason="%s: argument %r must be a list of package "
-                    "names, got an item of type %s"
-                    % (op, arg, type(item).__name__))
+        _strings(op, arg, value)
+    return value
+
+
+def _strings(op, arg, value, allow_none=False):
+    """A list of strings (addresses, node ids, package names...)."""
+    _typed(op, arg, value, _LIST, allow_none)
+    for item in value or ():
+        if not isinstance(item, str):
+            raise exceptions.BadRequest(
+                reason="%s: argument %r must be a list of strings, got an "
+                "item of type %s" % (op, arg, type(item).__name__))
     return value
 
 
@@ -148,10 +154,22 @@ _BY_ARG = {
     "bootstrap": lambda op, a, v: bool(_typed(op, a, v, _BOOL)),
     "replica_set_name": lambda op, a, v: _typed(op, a, v, _STR, False),
     "replica_set_member": lambda op, a, v: _typed(op, a, v, _STR, False),
-    "members": lambda op, a, v: _typed(op, a, v, _LIST, False),
-    "config_servers": lambda op, a, v: _typed(op, a, v, _LIST, False),
+    "members": _strings,
+    "config_servers": _strings,
     "password": lambda op, a, v: _typed(op, a, v, _STR, False),
-    "seeds": lambda op, a, v: _typed(op, a, v, _LIST, False),
+    "seeds": _strings,
+    # Redis Cluster: Trove sends the port as text and slots as floats;
+    # the plugin checks their values (integral, in range)
+    "ip": lambda op, a, v: _typed(op, a, v, _STR, False),
+    "port": lambda op, a, v: _typed(op, a, v, _STR + _INT, False),
+    "first_slot": lambda op, a, v: _typed(op, a, v, _INT + (float,),
+                                          False),
+    "last_slot": lambda op, a, v: _typed(op, a, v, _INT + (float,),
+                                         False),
+    "node_ids": _strings,
+    # TLS (API 1.3): the control plane's certificate container
+    "mode": lambda op, a, v: _typed(op, a, v, _STR),
+    "container": lambda op, a, v: _typed(op, a, v, _DICT),
     "enabled": lambda op, a, v: bool(_typed(op, a, v, _BOOL, False)),
     "admin_credentials": lambda op, a, v: _typed(op, a, v, _DICT, False),
     "log_name": _name,
@@ -213,6 +231,8 @@ _STRING_FIELDS = {
     "user_attrs": ("name", "host", "password", "_name", "_host",
                    "_password"),
     "configuration": ("config_contents",),
+    "replication_user": ("name", "password"),
+    "container": ("certificate", "private_key", "ca"),
 }
 
 

@@ -43,6 +43,18 @@ VALUES = {
     "disable": False, "publish": False, "discard": False,
     "online": False, "upgrade_info": {}, "config_overrides": None,
     "include_contents": False, "module": {},
+    # cluster families, as Trove 26's cluster clients send them
+    "admin_password": "Pw-1-x", "bootstrap": True,
+    "replication_user": {"name": "clusterrepuser", "password": "Pw-3-x"},
+    "cluster_configuration": "[galera]\nwsrep_on = ON\n",
+    "replica_set_name": "rs1", "replica_set_member": "10.0.0.3",
+    "members": ["10.0.0.2"], "config_servers": ["10.0.0.1"],
+    "password": "Pw-1-x", "seeds": ["10.0.0.4"], "enabled": True,
+    "admin_credentials": {}, "ip": "127.0.0.1", "port": "6379",
+    "first_slot": 0.0, "last_slot": 100.0, "node_ids": ["a" * 40],
+    # TLS (API 1.3)
+    "mode": "enforced",
+    "container": {"certificate": "c", "private_key": "k", "ca": "a"},
 }
 #: where an operation's argument differs from the shared one
 BY_OP = {("grant_access", "databases"): ["db1", "db2"],
@@ -50,7 +62,8 @@ BY_OP = {("grant_access", "databases"): ["db1", "db2"],
 #: mappings whose content is the datastore's business, not the endpoint's
 OPAQUE = {"overrides", "cluster_config", "snapshot", "snapshot_info",
           "replica_source_config", "replica_info", "slave_config",
-          "upgrade_info", "module", "config_overrides"}
+          "upgrade_info", "module", "config_overrides",
+          "admin_credentials"}
 
 
 def _arguments(name):
