@@ -48,8 +48,10 @@ from trove_core.testing import fleet as fleet_mod  # noqa: E402
 from trove_core.testing import rabbitmq  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
-TROVE26_PYTHON = os.environ.get("TROVE26_PYTHON",
-                                "/work/main/.venv-trove26/bin/python")
+# the Trove 26 virtualenv scripts/test.sh builds beside the checkout
+TROVE26_PYTHON = os.environ.get("TROVE26_PYTHON", str(
+    pathlib.Path(__file__).resolve().parent.parent / ".venv-trove26" / "bin"
+    / "python"))
 RSS_CODE = ("\nimport resource; print(resource.getrusage("
             "resource.RUSAGE_SELF).ru_maxrss)")
 
