@@ -135,8 +135,9 @@ class CassandraClusterMember:
 
         _check_password(password)
         with self._admin() as session:
-            cql.execute(session, cql.alter_password(opts_mod.ADMIN_USER,
-                                                    password))
+            cql.execute(session, cql.alter_password(
+                opts_mod.ADMIN_USER, password,
+                hashed=self.hashed_passwords))
         self.store_secret("admin_password", password)
         return {"username": opts_mod.ADMIN_USER, "password": password}
 

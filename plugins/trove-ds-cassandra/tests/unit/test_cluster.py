@@ -4,6 +4,7 @@ wire as Trove 26's guest client, nodetool argv, state and refusals."""
 import contextlib
 import subprocess
 
+import bcrypt
 import pytest
 import yaml
 
@@ -133,8 +134,11 @@ def test_cluster_secure_and_credentials(node, monkeypatch):
     monkeypatch.setattr(type(node), "_admin", admin)
     creds = node.operation("cluster_secure")("Ring-pass-1")
     assert creds == {"username": "os_admin", "password": "Ring-pass-1"}
-    assert session.statements == [
-        ('ALTER ROLE "os_admin" WITH PASSWORD = %s', ("Ring-pass-1",))]
+    # a bcrypt hash travels, never the password (issue 15 point 5)
+    [(statement, (sent,))] = session.statements
+    assert statement == 'ALTER ROLE "os_admin" WITH HASHED PASSWORD = %s'
+    assert "Ring-pass-1" not in sent
+    assert bcrypt.checkpw(b"Ring-pass-1", sent.encode())
     assert node.get_admin_credentials() == creds
     other = dict(creds, password="Ring-pass-2")
     node.operation("store_admin_credentials")(other)
