@@ -11,6 +11,7 @@ in the interpreter named by ``TROVE26_PYTHON``, as in
 ``test_guest_trove26.py``; the test skips, saying so, without it.
 """
 
+import getpass
 import json
 import os
 import select
@@ -147,7 +148,10 @@ class Member:
             "config_file": os.path.join(workdir, "etc", "redis.conf"),
             "backup_storage_root": os.path.join(workdir, "backups"),
             "start_timeout": 60, "cluster_node_timeout": 3000,
-            "cluster_meet_timeout": 30}
+            "cluster_meet_timeout": 30,
+            # pytest's directories are closed to the redis account; the
+            # service user is tested in the plugin's own suite
+            "service_user": getpass.getuser()}
         settings.update(group)
         self.guest = make_guest(datastore="redis", workdir=workdir,
                                 group=settings)

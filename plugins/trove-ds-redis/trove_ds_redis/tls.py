@@ -13,6 +13,7 @@ import os
 
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
+from trove_guest_base import process
 from trove_guest_base import tls
 
 __all__ = ["MODES", "TLS"]
@@ -28,8 +29,14 @@ class TLS:
 
     def __init__(self, manager):
         self.manager = manager
+        # beside the data, given to the user redis-server runs as (the
+        # guest's state directory holds its secrets: redis never reads it)
         self.certs = tls.CertificateState(
-            manager, os.path.join(manager.state_dir, "tls"), modes=MODES)
+            manager, os.path.join(manager.data_dir, "tls"),
+            chown=self._hand_over, modes=MODES)
+
+    def _hand_over(self, directory):
+        process.hand_over(self.manager.service_owner, [directory])
 
     def managed(self):
         """The ``redis.conf`` keys of the current state."""
