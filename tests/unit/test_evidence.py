@@ -23,8 +23,31 @@ GATE = {"source": "gate", "ci": "zuul", "commit": "0123456789abcdef",
         "voting": True}
 
 
+#: the ``goodtest`` plugin's install hook (the ``package`` fixture)
+HOOK = ("#!/bin/sh\nset -eu\n# the server\napt-get install -y "
+        "goodtest-server\n")
+
+
+def make_image_record(path, hook=HOOK, exit=0, result="pass",
+                      os_id="debian-12", **overrides):
+    """Write the image record of a build that ran ``hook`` (and the
+    core's hook) for the ``goodtest`` plugin."""
+    data = {
+        "datastore": "goodtest", "plugin_distribution": "trove-test-plugins",
+        "plugin_version": "1.0.0", "os": os_id, "result": result,
+        "hooks": [{"hook": "install.d/50-trove-service-user",
+                   "sha256": "0" * 64, "exit": 0, "origin": "core"},
+                  {"hook": "install.d/60-goodtest",
+                   "sha256": evidence.sha256_hex(hook.encode()),
+                   "exit": exit, "origin": "plugin"}],
+        "bundle": {"sha256": "1" * 64, "format": 1},
+    }
+    data.update(overrides)
+    return evidence.write_image_record(data, path)
+
+
 def make_report(path, caps=None, live=False, gate=False, hostile="pass",
-                **overrides):
+                image=True, **overrides):
     """Write a schema-1 conformance report for the ``goodtest`` plugin;
     ``gate`` makes it the report of a voting CI gate run; ``hostile`` is
     the status of every hostile-input case (``None``: absent, as in an
@@ -51,6 +74,8 @@ def make_report(path, caps=None, live=False, gate=False, hostile="pass",
     data.update(overrides)
     path.mkdir(parents=True, exist_ok=True)
     (path / ("%s.json" % data["datastore"])).write_text(json.dumps(data))
+    if image:
+        make_image_record(path)
     return path
 
 
@@ -63,9 +88,7 @@ def package(tmp_path, monkeypatch, request):
     elements = root / name / "elements"
     (elements / "install.d").mkdir(parents=True)
     (root / name / "__init__.py").write_text("")
-    (elements / "install.d" / "60-goodtest").write_text(
-        "#!/bin/sh\nset -eu\n# the server\napt-get install -y "
-        "goodtest-server\n")
+    (elements / "install.d" / "60-goodtest").write_text(HOOK)
     monkeypatch.syspath_prepend(str(root))
     return elements
 
