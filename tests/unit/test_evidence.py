@@ -692,3 +692,29 @@ class TestImageRecordOfABuild:
         data = rootfs.image_record(bundle, manifest, "", 0)
         assert data["result"] == "fail"
         assert "install.d/60-goodtest did not run" in data["reason"]
+
+
+class TestImageCommandLine:
+    """``trove-guest-image build --rootfs`` passes its evidence dir."""
+
+    @pytest.mark.parametrize("argv, env, expected", [
+        pytest.param(["--evidence", "/srv/ev"], "/elsewhere", "/srv/ev",
+                     id="option"),
+        pytest.param([], "/from/env", "/from/env", id="environment"),
+    ])
+    def test_evidence_dir(self, monkeypatch, tmp_path, argv, env, expected):
+        """--evidence wins, else $TROVE_EVIDENCE_DIR."""
+        from trove_core.image import build
+        from trove_core.image import cli
+        from trove_core.image import rootfs
+
+        monkeypatch.setenv("TROVE_EVIDENCE_DIR", env)
+        seen = {}
+        monkeypatch.setattr(build, "build", lambda *a, **kw: {})
+        monkeypatch.setattr(rootfs, "build_rootfs",
+                            lambda *a, **kw: seen.update(kw))
+        code = cli.main(["build", "--datastore", "fake", "--output",
+                         str(tmp_path / "b"), "--rootfs",
+                         str(tmp_path / "r"), "--no-smoke"] + argv)
+        assert code == 0
+        assert seen["evidence"] == pathlib.Path(expected)
