@@ -26,6 +26,7 @@ import pathlib
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -85,6 +86,22 @@ def core_wheel(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def fake_wheel(tmp_path_factory):
+    """The wheel of tests/plugins/trove-ds-fake, the distribution that
+    registers trove-core's fake datastore (its code and elements are in
+    trove-core's wheel)."""
+    source = pathlib.Path(__file__).resolve().parents[1] / "plugins" / \
+        "trove-ds-fake"
+    dest = tmp_path_factory.mktemp("fake")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                    "--no-build-isolation", "-q", "-w", str(dest),
+                    str(source)], check=True, capture_output=True,
+                   timeout=300)
+    (wheel,) = dest.glob("trove_ds_fake-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
 def mirror():
     """The Debian mirror, or a skip when it cannot be reached."""
     return _mirror()
@@ -105,7 +122,7 @@ _INSTALLED = {"redis": "usr/bin/redis-server", "mysql": "usr/sbin/mariadbd",
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("datastore", ["redis", "mysql", "fake"])
 def test_rootfs_builds_and_records_its_hooks(datastore, core_wheel, mirror,
-                                             tmp_path):
+                                             tmp_path, request):
     """debootstrap + hooks: the tree holds the server and the agent, no
     service started inside, and the image record names every hook that
     ran with its sha256 and exit 0; for redis, the tree's guest prepares
@@ -114,8 +131,11 @@ def test_rootfs_builds_and_records_its_hooks(datastore, core_wheel, mirror,
         "TROVE_TEST_IMAGE_CACHE",
         pathlib.Path.home() / ".cache" / "trove-core-test" / "image"))
     bundle = tmp_path / "bundle"
+    prebuilt = [core_wheel]
+    if datastore == "fake":
+        prebuilt.append(request.getfixturevalue("fake_wheel"))
     manifest = build.build(datastore, bundle, os_id="debian-12",
-                           prebuilt=[core_wheel],
+                           prebuilt=prebuilt,
                            progress=build.Progress(6, quiet=True))
     tree = tmp_path / "rootfs"
     where = _evidence_dir(tmp_path)
