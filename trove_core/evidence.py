@@ -701,7 +701,8 @@ def _check_image(record, directory):
                            where, data["os"], ", ".join(os_ids), command))
     failed = ["%s (exit %d)" % (h["hook"], h["exit"]) for h in data["hooks"]
               if h["exit"] != 0]
-    if failed or data["result"] != "pass":
+    if failed or data["result"] != "pass" or data.get(
+            "self_check", "pass") != "pass":
         return False, ("%s: the image build of %s failed%s; fix it and "
                        "rebuild: %s" % (
                            where, data["finished"],

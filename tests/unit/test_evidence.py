@@ -572,6 +572,15 @@ class TestImageRequirement:
         assert not image.passed
         assert "lacks the unit" in image.evidence
 
+    def test_failed_self_check(self, record, tmp_path):
+        """A record whose self-check failed does not pass."""
+        make_report(tmp_path, live=True, gate=True)
+        make_image_record(tmp_path, self_check="fail")
+        image = next(r for r in evidence.evaluate(
+            record, tmp_path, core=CORE).requirements if r.id == "image")
+        assert not image.passed
+        assert "self-check" in image.evidence
+
     def test_unsupported_os(self, record, tmp_path):
         """A record for an OS the plugin no longer supports fails."""
         make_report(tmp_path, live=True, gate=True)
