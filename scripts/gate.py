@@ -39,6 +39,10 @@ CONTRACT = (
 )
 #: the datastore the contract tests exercise
 CONTRACT_DATASTORES = ("fake",)
+#: the test that builds datastores' images and writes their image records
+#: (tier evidence ``image``), one parameter per datastore it builds
+IMAGE_TEST = "tests/integration/test_image_rootfs.py"
+IMAGE_DATASTORES = ("fake", "mysql", "redis")
 #: changes that need no datastore suite (documentation, benchmarks)
 QUIET_PREFIXES = ("docs/", "bench/", "demo/")
 QUIET_FILES = ("README.md",)
@@ -88,6 +92,12 @@ def select(paths, root=ROOT):
                                                else [])))
     suites = [known[name] + "/tests" for name in sorted(touched)]
     suites += list(CONTRACT)
+    # the image builds of the datastores that vote keep their ``image``
+    # evidence current (a plugin's hooks may have changed)
+    suites += ["%s::test_rootfs_builds_and_records_its_hooks[%s]" % (
+        IMAGE_TEST, name) for name in sorted(touched) + list(
+            CONTRACT_DATASTORES) if name in IMAGE_DATASTORES and
+        (root / IMAGE_TEST).exists()]
     if docs:
         suites += [t for t in DOC_TESTS if (root / t).exists()]
     voting = sorted(touched) + list(CONTRACT_DATASTORES)

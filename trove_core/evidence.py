@@ -24,6 +24,10 @@ technical-preview  ``capabilities``     the report passes every declared
                                         capability
 technical-preview  ``hostile``          the report holds every hostile-
                                         input case of the kit, none failed
+technical-preview  ``image``            an image build ran the plugin's
+                                        current hooks, each exiting 0,
+                                        and its self-check passed (the
+                                        image record, below)
 stable             ``live``             the report ran against a real
                                         server
 stable             ``gate``             the report came from the
@@ -32,8 +36,8 @@ stable             ``gate``             the report came from the
                                         suites vote
 =================  ===================  ==================================
 
-Where a report came from is its ``provenance``
-(:func:`trove_guest_base.conformance.report.provenance`): a run on a
+Where a report came from is its ``provenance`` (:func:`provenance`,
+which the conformance kit and the image builder both use): a run on a
 developer's machine is ``local`` and proves at most technical preview,
 however live; only the gate's voting suites prove ``stable``, as the
 maturity spec asks ("a stable voting test suite is part of the gate").
@@ -44,6 +48,14 @@ conformance kit writes, found as ``<datastore>.json`` in the evidence
 directory (:func:`evidence_dir`). A report written for another version of
 the plugin, or by an older core, is *stale* and is not evidence.
 
+An *image record* is the JSON file ``trove-guest-image build --rootfs``
+writes as ``<datastore>.image.json`` in the same directory once the hooks
+ran in a real root filesystem (:func:`write_image_record`): the plugin
+version, the OS, each hook that ran with its sha256 and exit status, the
+bundle's identity, when and where (its ``provenance``). It is evidence
+only while the plugin's hooks still have the recorded sha256: change a
+hook and the image must be built again.
+
 A backup or replication strategy is credited only with its own results:
 the report's ``strategies`` entry for it (the kit runs the backup round
 trip once per declared backup strategy). A passing capability does not
@@ -52,8 +64,11 @@ credit a strategy the run did not exercise, and a report without
 """
 
 import dataclasses
+import datetime
 import functools
+import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import pathlib
@@ -62,7 +77,9 @@ from trove_core import exceptions
 from trove_core import tiers
 
 __all__ = ["Evaluation", "Report", "Requirement", "StrategyEvaluation",
-           "evaluate", "evidence_dir", "find_report", "read_report"]
+           "evaluate", "evidence_dir", "find_image_record", "find_report",
+           "provenance", "read_image_record", "read_report",
+           "write_image_record"]
 
 LOG = logging.getLogger(__name__)
 
@@ -88,6 +105,8 @@ REQUIREMENTS = {
                      "(option-shaped names, backup integrity, storage "
                      "collisions, tenant locks, bounded replies, secrets "
                      "at rest)"),
+    "image": (_TP, "an image build ran the plugin's hooks (a guest image "
+                   "able to exercise them)"),
     "live": (_S, "conformance ran live against a real server"),
     "gate": (_S, "the run was the project's CI gate, where this "
                  "datastore's suite votes"),
@@ -104,6 +123,50 @@ STRATEGY_REQUIREMENTS = {
     "live": (_S, "the strategy's own tests passed live in the CI gate, "
                  "where they vote"),
 }
+
+
+#: the datastores whose suites vote in the gate (space or comma
+#: separated), set by ``scripts/test.sh`` in CI
+VOTING_VAR = "TROVE_VOTING_SUITES"
+#: the commit a CI run tests, when the CI system's own variable is absent
+COMMIT_VAR = "TROVE_GATE_COMMIT"
+#: CI systems recognised by their own variables: (variable, name, commit
+#: variable)
+CI_SYSTEMS = (("ZUUL_PROJECT", "zuul", "ZUUL_COMMIT"),
+              ("GITHUB_ACTIONS", "github-actions", "GITHUB_SHA"),
+              ("GITLAB_CI", "gitlab-ci", "CI_COMMIT_SHA"),
+              ("JENKINS_URL", "jenkins", "GIT_COMMIT"))
+
+
+def provenance(datastore, env=None):
+    """Where a run for ``datastore`` happens, from the environment.
+
+    A run is the project's gate when ``CI`` is true (as CI systems set
+    it) and the commit under test is known (``$TROVE_GATE_COMMIT``, which
+    ``scripts/test.sh`` sets from git, or the CI system's own variable).
+    Its ``voting`` is true when ``datastore`` is listed in
+    ``$TROVE_VOTING_SUITES``. The conformance kit's reports and the image
+    builder's records both carry it.
+
+    :param datastore: the datastore name.
+    :param env: the environment (``os.environ`` by default).
+    :returns: ``{"source", "ci", "commit", "voting"}``.
+    """
+    env = os.environ if env is None else env
+    ci = str(env.get("CI", "")).strip().lower() in ("1", "true", "yes")
+    system, commit = "", env.get(COMMIT_VAR, "").strip()
+    for var, name, commit_var in CI_SYSTEMS:
+        if env.get(var):
+            system = name
+            commit = commit or env.get(commit_var, "").strip()
+            break
+    if ci and not system:
+        system = env.get("TROVE_CI_NAME", "").strip() or "ci"
+    voting = set(env.get(VOTING_VAR, "").replace(",", " ").split())
+    gate = ci and bool(commit)
+    return {"source": "gate" if gate else "local",
+            "ci": system if ci else "", "commit": commit if ci else "",
+            "voting": bool(gate and datastore in voting)}
 
 
 def evidence_dir(path=None):
@@ -225,6 +288,124 @@ def find_report(name, directory=None):
     return read_report(path)
 
 
+#: the schema of an image record
+IMAGE_SCHEMA = 1
+_IMAGE_REQUIRED = (("schema", int), ("datastore", str),
+                   ("plugin_distribution", str), ("plugin_version", str),
+                   ("os", str), ("result", str), ("hooks", list),
+                   ("bundle", dict), ("finished", str))
+
+
+def image_record_path(name, directory=None):
+    """Where the image record of datastore ``name`` lives."""
+    return evidence_dir(directory) / ("%s.image.json" % name)
+
+
+def sha256_hex(data):
+    """The sha256 of ``data`` (bytes), in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _image_unusable(path, reason):
+    return exceptions.BadRequest(
+        "image record %s is not usable: %s; build the image again "
+        "(trove-guest-image build --rootfs) to rewrite it" % (path, reason),
+        reason=reason, path=str(path))
+
+
+def validate_image_record(data, path="<image record>"):
+    """Check that ``data`` is an image record of schema 1.
+
+    :returns: ``data``.
+    :raises BadRequest: naming the first problem.
+    """
+    if not isinstance(data, dict):
+        raise _image_unusable(path, "the document is not a JSON object")
+    if data.get("schema") != IMAGE_SCHEMA:
+        raise _image_unusable(path, "schema is %r; this core reads schema "
+                              "%d" % (data.get("schema"), IMAGE_SCHEMA))
+    for key, kind in _IMAGE_REQUIRED:
+        if not isinstance(data.get(key), kind) or isinstance(
+                data.get(key), bool):
+            raise _image_unusable(path, "field %r is missing or has the "
+                                  "wrong type" % key)
+    if data["result"] not in ("pass", "fail"):
+        raise _image_unusable(path, "'result' must be 'pass' or 'fail'")
+    for hook in data["hooks"]:
+        if not (isinstance(hook, dict) and isinstance(hook.get("hook"), str)
+                and isinstance(hook.get("sha256"), str)
+                and isinstance(hook.get("exit"), int)
+                and not isinstance(hook.get("exit"), bool)):
+            raise _image_unusable(path, "each hook needs a 'hook' name, a "
+                                  "'sha256' and an integer 'exit'")
+    return data
+
+
+def read_image_record(path):
+    """Read and validate one image record.
+
+    :raises BadRequest: the file is unreadable, not JSON or not schema 1.
+    """
+    path = pathlib.Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _image_unusable(path, "cannot read it (%s)" % exc) from exc
+    return validate_image_record(data, path)
+
+
+def find_image_record(name, directory=None):
+    """The image record of datastore ``name`` as a ``dict``, or ``None``.
+
+    :raises BadRequest: the file exists but is not a usable record.
+    """
+    path = image_record_path(name, directory)
+    if not path.is_file():
+        return None
+    return read_image_record(path)
+
+
+def write_image_record(data, directory=None):
+    """Write an image record atomically as ``<datastore>.image.json``.
+
+    The caller (the image builder) gives the build's facts; this adds the
+    schema, the time and the provenance unless given, validates, and
+    replaces any earlier record of the datastore in one rename.
+
+    :param data: ``datastore``, ``plugin_distribution``,
+        ``plugin_version``, ``os``, ``result`` (``pass``/``fail``),
+        ``hooks`` (``[{"hook": "phase/name", "sha256", "exit"}]``, in the
+        order they ran), ``bundle`` (the manifest's identity).
+    :param directory: the evidence directory (:func:`evidence_dir`).
+    :returns: the path written.
+    """
+    doc = dict(data)
+    doc.setdefault("schema", IMAGE_SCHEMA)
+    doc.setdefault("finished", datetime.datetime.now(
+        datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    doc.setdefault("provenance", provenance(doc.get("datastore", "")))
+    path = image_record_path(doc.get("datastore", ""), directory)
+    validate_image_record(doc, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".%s.%d.tmp" % (path.name, os.getpid()))
+    try:
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def build_command(name, os_id="OS", directory=None):
+    """The command that builds ``name``'s image and writes its record."""
+    where = str(evidence_dir(directory).absolute())
+    return ("sudo trove-guest-image build --datastore %s --os %s --output "
+            "bundle-%s --rootfs rootfs-%s --no-smoke --evidence %s"
+            % (name, os_id, name, name, where))
+
+
 @dataclasses.dataclass(frozen=True)
 class Requirement:
     """One requirement of a tier and the result of checking it.
@@ -260,6 +441,8 @@ class Evaluation:
     :param report: the conformance :class:`Report` used, or ``None``.
     :param stale: why the report is not evidence, or ``""``.
     :param strategies: a :class:`StrategyEvaluation` per strategy.
+    :param image_command: the command that builds the image and writes
+        its record, when the ``image`` requirement fails, else ``""``.
     """
 
     name: str
@@ -268,6 +451,13 @@ class Evaluation:
     report: Report = None
     stale: str = ""
     strategies: tuple = ()
+    image_command: str = ""
+
+    def _image_advice(self):
+        if not self.image_command:
+            return ""
+        return ("; an image build records that the hooks ran (as root): %s"
+                % self.image_command)
 
     @property
     def verified(self):
@@ -306,8 +496,14 @@ class Evaluation:
             missing = [r.id for r in self.requirements
                        if not r.passed and r.tier <= self.declared]
             return ("%s: declared %s but the evidence supports only %s; "
-                    "missing: %s" % (self.name, self.declared.label,
-                                     verified.label, ", ".join(missing)))
+                    "missing: %s%s" % (self.name, self.declared.label,
+                                       verified.label, ", ".join(missing),
+                                       self._image_advice()))
+        if self.image_command and verified < _TP:
+            return ("%s: verified %s; %s also needs an image build of the "
+                    "plugin's current hooks%s" % (
+                        self.name, verified.label, _TP.label,
+                        self._image_advice()))
         return ""
 
 
@@ -477,6 +673,70 @@ def _check_elements(record):
                   "for %s (shell syntax checked)" % (
                       where, ", ".join(names),
                       ", ".join(e.id for e in desc.image.supported_os)))
+
+
+def _check_image(record, directory):
+    """Whether an image build ran the plugin's current hooks."""
+    from trove_core.image import target as image_target
+
+    desc = record.descriptor
+    os_ids = [e.id for e in desc.image.supported_os]
+    command = build_command(record.name, os_ids[0] if os_ids else "OS",
+                            directory)
+    try:
+        data = find_image_record(record.name, directory)
+    except exceptions.TroveError as exc:
+        return False, "%s; rebuild: %s" % (exc, command)
+    where = image_record_path(record.name, directory)
+    if data is None:
+        return False, ("no image record at %s: no image build ran the "
+                       "hooks; build one (as root): %s" % (where, command))
+    command = build_command(record.name, data["os"], directory)
+    if data["datastore"] != record.name:
+        return False, "%s is a record of datastore %r; rebuild: %s" % (
+            where, data["datastore"], command)
+    if data["os"] not in os_ids:
+        return False, ("%s: built for %s, which the plugin no longer "
+                       "supports (%s); rebuild: %s" % (
+                           where, data["os"], ", ".join(os_ids), command))
+    failed = ["%s (exit %d)" % (h["hook"], h["exit"]) for h in data["hooks"]
+              if h["exit"] != 0]
+    if failed or data["result"] != "pass" or data.get(
+            "self_check", "pass") != "pass":
+        return False, ("%s: the image build of %s failed%s; fix it and "
+                       "rebuild: %s" % (
+                           where, data["finished"],
+                           ": hook " + ", ".join(failed) if failed else
+                           " (%s)" % (data.get("reason") or "self-check"),
+                           command))
+    try:
+        found = image_target.resolve(record.name, data["os"],
+                                     records=[record])
+    except exceptions.TroveError as exc:
+        return False, "%s: %s" % (where, exc)
+    ran = {h["hook"]: h["sha256"] for h in data["hooks"]}
+    stale = []
+    for phase in image_target.PHASES:
+        for name, body in found.elements.hooks.get(phase, ()):
+            hook = "%s/%s" % (phase, name)
+            if hook not in ran:
+                stale.append("%s did not run" % hook)
+            elif ran[hook] != sha256_hex(body):
+                stale.append("%s changed since" % hook)
+    if stale:
+        return False, ("stale image record %s (built %s): %s; rebuild: %s"
+                       % (where, data["finished"], "; ".join(stale),
+                          command))
+    prov = data.get("provenance") or {}
+    origin = ("local build" if prov.get("source") != "gate" else
+              "%s gate at %s" % (prov.get("ci") or "CI",
+                                 (prov.get("commit") or "?")[:12]))
+    return True, ("%s: %s %s on %s ran %s (sha256 match the plugin's "
+                  "hooks), finished %s, %s" % (
+                      where, data["plugin_distribution"],
+                      data["plugin_version"], data["os"],
+                      ", ".join(h["hook"] for h in data["hooks"]),
+                      data["finished"], origin))
 
 
 def _check_manager(record, load_manager, report, stale):
@@ -701,6 +961,10 @@ def evaluate(record, directory=None, load_manager=True, core=None):
     reqs.append(_req("capabilities", *_check_capabilities(
         record, report, stale)))
     reqs.append(_req("hostile", *_check_hostile(report, stale)))
+    if os_ids:
+        reqs.append(_req("image", *_check_image(record, directory)))
+    else:
+        reqs.append(_req("image", False, "no supported OS declared"))
     if report is None or stale:
         live = False, "no current conformance report"
     elif report.live:
@@ -713,5 +977,8 @@ def evaluate(record, directory=None, load_manager=True, core=None):
     strategies = tuple(_evaluate_strategy(st, report, stale, load_manager,
                                           desc)
                        for st in desc.strategies)
+    image_ok = next(r.passed for r in reqs if r.id == "image")
+    command = "" if image_ok or not os_ids else build_command(
+        record.name, os_ids[0], directory)
     return Evaluation(record.name, desc.tier, tuple(reqs), report, stale,
-                      strategies)
+                      strategies, command)

@@ -287,7 +287,13 @@ class TestPluginOutsideTheTree:
         reqs = {r["requirement"]: r["result"]
                 for r in checked["requirements"]}
         assert reqs["elements"] == "pass", checked
+        assert reqs["capabilities"] == "pass" and reqs["hostile"] == "pass"
         assert reqs["live"] == "pass" and reqs["gate"] == "fail"
-        # a live local run proves technical preview, not stable
-        assert checked["verified_tier"] == "technical-preview"
-        assert "may raise the descriptor's tier" in checked["advice"]
+        # no image build ran its hooks: experimental, and check gives the
+        # command that builds one and writes the record (docs/author.rst)
+        assert reqs["image"] == "fail"
+        assert checked["verified_tier"] == "experimental"
+        assert ("sudo trove-guest-image build --datastore postgresql --os "
+                "debian-12 --output bundle-postgresql --rootfs "
+                "rootfs-postgresql --no-smoke --evidence %s" % evidence
+                in checked["advice"]), checked["advice"]

@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+from trove_core import evidence as evidence_mod
+from trove_core.image import target as image_target
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAKE_SUITE = REPO / "tests" / "conformance" / "test_fake_conformance.py"
 
@@ -31,6 +34,25 @@ def evidence(tmp_path_factory):
     return where
 
 
+def with_image_record(evidence, where):
+    """A copy of ``evidence`` plus the record of an image build that ran
+    the fake plugin's current hooks (the real build is
+    tests/integration/test_image_rootfs.py's)."""
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "fake.json").write_text((evidence / "fake.json").read_text())
+    found = image_target.resolve("fake", "debian-12")
+    hooks = [{"hook": "%s/%s" % (phase, name),
+              "sha256": evidence_mod.sha256_hex(body), "exit": 0}
+             for phase in image_target.PHASES
+             for name, body in found.elements.hooks.get(phase, ())]
+    evidence_mod.write_image_record({
+        "datastore": "fake", "os": "debian-12", "result": "pass",
+        "plugin_distribution": found.record.distribution,
+        "plugin_version": found.record.version, "hooks": hooks,
+        "bundle": {"sha256": "0" * 64}}, where)
+    return where
+
+
 def check(*argv):
     """Run ``trove-datastores check`` in a fresh interpreter."""
     proc = subprocess.run(
@@ -44,8 +66,24 @@ def check(*argv):
 class TestCheckReadsKitEvidence:
     """The kit's report is the evidence ``check`` evaluates."""
 
-    def test_fake_verified_from_its_report(self, evidence):
-        """The fake passes every capability, not live: technical preview."""
+    def test_without_image_record_experimental(self, evidence):
+        """Without an image build of its hooks the fake is experimental,
+        and the advice gives the command that builds one."""
+        code, data = check("fake", "--evidence", str(evidence))
+        result = data[0]
+        reqs = {r["requirement"]: r for r in result["requirements"]}
+        assert reqs["image"]["result"] == "fail"
+        assert "no image record" in reqs["image"]["evidence"]
+        assert result["verified_tier"] == "experimental"
+        assert ("trove-guest-image build --datastore fake --os debian-12"
+                in result["advice"])
+        assert "--evidence %s" % evidence in result["advice"]
+        assert code == 0
+
+    def test_fake_verified_from_its_report(self, evidence, tmp_path):
+        """The fake passes every capability, not live, and an image build
+        ran its hooks: technical preview."""
+        evidence = with_image_record(evidence, tmp_path / "ev")
         code, data = check("fake", "--evidence", str(evidence))
         result = data[0]
         reqs = {r["requirement"]: r["result"] for r in result["requirements"]}
@@ -60,9 +98,11 @@ class TestCheckReadsKitEvidence:
             in result["advice"]
         assert code == 0
 
-    def test_table_names_the_requirement_tier_and_advises(self, evidence):
+    def test_table_names_the_requirement_tier_and_advises(self, evidence,
+                                                          tmp_path):
         """The table's requirement column cannot be read as the plugin's
         tier, and the advice follows the table."""
+        evidence = with_image_record(evidence, tmp_path / "ev")
         proc = subprocess.run(
             [sys.executable, "-m", "trove_core.cli", "check", "fake",
              "--evidence", str(evidence)], capture_output=True, text=True,

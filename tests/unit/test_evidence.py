@@ -23,8 +23,31 @@ GATE = {"source": "gate", "ci": "zuul", "commit": "0123456789abcdef",
         "voting": True}
 
 
+#: the ``goodtest`` plugin's install hook (the ``package`` fixture)
+HOOK = ("#!/bin/sh\nset -eu\n# the server\napt-get install -y "
+        "goodtest-server\n")
+
+
+def make_image_record(path, hook=HOOK, exit=0, result="pass",
+                      os_id="debian-12", **overrides):
+    """Write the image record of a build that ran ``hook`` (and the
+    core's hook) for the ``goodtest`` plugin."""
+    data = {
+        "datastore": "goodtest", "plugin_distribution": "trove-test-plugins",
+        "plugin_version": "1.0.0", "os": os_id, "result": result,
+        "hooks": [{"hook": "install.d/50-trove-service-user",
+                   "sha256": "0" * 64, "exit": 0, "origin": "core"},
+                  {"hook": "install.d/60-goodtest",
+                   "sha256": evidence.sha256_hex(hook.encode()),
+                   "exit": exit, "origin": "plugin"}],
+        "bundle": {"sha256": "1" * 64, "format": 1},
+    }
+    data.update(overrides)
+    return evidence.write_image_record(data, path)
+
+
 def make_report(path, caps=None, live=False, gate=False, hostile="pass",
-                **overrides):
+                image=True, **overrides):
     """Write a schema-1 conformance report for the ``goodtest`` plugin;
     ``gate`` makes it the report of a voting CI gate run; ``hostile`` is
     the status of every hostile-input case (``None``: absent, as in an
@@ -51,6 +74,8 @@ def make_report(path, caps=None, live=False, gate=False, hostile="pass",
     data.update(overrides)
     path.mkdir(parents=True, exist_ok=True)
     (path / ("%s.json" % data["datastore"])).write_text(json.dumps(data))
+    if image:
+        make_image_record(path)
     return path
 
 
@@ -63,9 +88,7 @@ def package(tmp_path, monkeypatch, request):
     elements = root / name / "elements"
     (elements / "install.d").mkdir(parents=True)
     (root / name / "__init__.py").write_text("")
-    (elements / "install.d" / "60-goodtest").write_text(
-        "#!/bin/sh\nset -eu\n# the server\napt-get install -y "
-        "goodtest-server\n")
+    (elements / "install.d" / "60-goodtest").write_text(HOOK)
     monkeypatch.syspath_prepend(str(root))
     return elements
 
@@ -461,3 +484,246 @@ class TestStrategies:
         st = ev.strategies[0]
         tested = [r for r in st.requirements if r.id == "tested"][0]
         assert not tested.passed and "'backup' is fail" in tested.evidence
+
+
+class TestImageRequirement:
+    """``image``: an image build ran the plugin's current hooks."""
+
+    def test_pass(self, record, tmp_path):
+        """A record of the current hooks, each exiting 0, passes."""
+        make_report(tmp_path, live=True, gate=True)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        image = next(r for r in ev.requirements if r.id == "image")
+        assert image.passed, image.evidence
+        assert image.tier is Tier.TECHNICAL_PREVIEW
+        assert "install.d/60-goodtest" in image.evidence
+        assert ev.verified is Tier.STABLE
+        assert ev.image_command == ""
+
+    def test_missing(self, record, tmp_path):
+        """No record: technical preview fails, saying how to build one."""
+        make_report(tmp_path, live=True, gate=True, image=False)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        image = next(r for r in ev.requirements if r.id == "image")
+        assert not image.passed
+        assert "no image record at %s" % (
+            tmp_path / "goodtest.image.json") in image.evidence
+        command = ("sudo trove-guest-image build --datastore goodtest --os "
+                   "debian-12 --output bundle-goodtest --rootfs "
+                   "rootfs-goodtest --no-smoke --evidence %s" % tmp_path)
+        assert command in image.evidence
+        assert ev.verified is Tier.EXPERIMENTAL
+        assert "missing: image" in ev.advice
+        assert command in ev.advice
+
+    def test_missing_advice_when_declared_is_verified(self, record,
+                                                      tmp_path):
+        """An experimental plugin without an image record is told the
+        command that earns the next tier."""
+        record = dataclasses.replace(record, descriptor=dataclasses.replace(
+            record.descriptor, tier="experimental"))
+        make_report(tmp_path, image=False)
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        assert ev.verified is Tier.EXPERIMENTAL
+        assert "technical-preview also needs an image build" in ev.advice
+        assert "trove-guest-image build --datastore goodtest" in ev.advice
+
+    def test_stale_hook_changed(self, record, package, tmp_path):
+        """A hook edited after the build makes the record stale."""
+        make_report(tmp_path, live=True, gate=True)
+        (package / "install.d" / "60-goodtest").write_text(
+            HOOK + "apt-get install -y goodtest-tools\n")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        image = next(r for r in ev.requirements if r.id == "image")
+        assert not image.passed
+        assert image.evidence.startswith("stale image record")
+        assert "install.d/60-goodtest changed since" in image.evidence
+        assert "rebuild: sudo trove-guest-image build" in image.evidence
+        assert ev.verified is Tier.EXPERIMENTAL
+
+    def test_stale_hook_added(self, record, package, tmp_path):
+        """A hook the build never ran makes the record stale."""
+        make_report(tmp_path, live=True, gate=True)
+        (package / "install.d" / "61-extra").write_text(
+            "#!/bin/sh\napt-get install -y extra\n")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        image = next(r for r in ev.requirements if r.id == "image")
+        assert not image.passed
+        assert "install.d/61-extra did not run" in image.evidence
+
+    def test_failed_hook(self, record, tmp_path):
+        """A record whose hook exited non-zero fails, naming it."""
+        make_report(tmp_path, live=True, gate=True)
+        make_image_record(tmp_path, exit=100, result="fail")
+        ev = evidence.evaluate(record, tmp_path, core=CORE)
+        image = next(r for r in ev.requirements if r.id == "image")
+        assert not image.passed
+        assert "hook install.d/60-goodtest (exit 100)" in image.evidence
+        assert "fix it and rebuild" in image.evidence
+
+    def test_failed_after_hooks(self, record, tmp_path):
+        """A build whose hooks passed but whose result is a failure (the
+        agent or unit missing) does not pass."""
+        make_report(tmp_path, live=True, gate=True)
+        make_image_record(tmp_path, result="fail",
+                          reason="the root filesystem lacks the unit")
+        image = next(r for r in evidence.evaluate(
+            record, tmp_path, core=CORE).requirements if r.id == "image")
+        assert not image.passed
+        assert "lacks the unit" in image.evidence
+
+    def test_failed_self_check(self, record, tmp_path):
+        """A record whose self-check failed does not pass."""
+        make_report(tmp_path, live=True, gate=True)
+        make_image_record(tmp_path, self_check="fail")
+        image = next(r for r in evidence.evaluate(
+            record, tmp_path, core=CORE).requirements if r.id == "image")
+        assert not image.passed
+        assert "self-check" in image.evidence
+
+    def test_unsupported_os(self, record, tmp_path):
+        """A record for an OS the plugin no longer supports fails."""
+        make_report(tmp_path, live=True, gate=True)
+        make_image_record(tmp_path, os_id="debian-13")
+        image = next(r for r in evidence.evaluate(
+            record, tmp_path, core=CORE).requirements if r.id == "image")
+        assert not image.passed
+        assert "no longer supports" in image.evidence
+
+    @pytest.mark.parametrize("content, match", [
+        pytest.param("{not json", "cannot read it", id="not-json"),
+        pytest.param('{"schema": 3}', "schema is 3", id="schema"),
+        pytest.param(json.dumps({
+            "schema": 1, "datastore": "goodtest",
+            "plugin_distribution": "d", "plugin_version": "1", "os":
+            "debian-12", "result": "pass", "bundle": {}, "finished": "x",
+            "hooks": [{"hook": "install.d/60-goodtest", "sha256": "a",
+                       "exit": "0"}]}), "integer 'exit'", id="exit-type"),
+        pytest.param(json.dumps({
+            "schema": 1, "datastore": "goodtest",
+            "plugin_distribution": "d", "plugin_version": "1", "os":
+            "debian-12", "result": "maybe", "bundle": {}, "finished": "x",
+            "hooks": []}), "'result' must be", id="result"),
+    ])
+    def test_unusable_record(self, record, tmp_path, content, match):
+        """A malformed record fails the requirement, naming the file, the
+        problem and the command that rewrites it."""
+        make_report(tmp_path, image=False)
+        (tmp_path / "goodtest.image.json").write_text(content)
+        with pytest.raises(exceptions.BadRequest, match=match):
+            evidence.read_image_record(tmp_path / "goodtest.image.json")
+        image = next(r for r in evidence.evaluate(
+            record, tmp_path, core=CORE).requirements if r.id == "image")
+        assert not image.passed
+        assert match in image.evidence and "rebuild: sudo" in image.evidence
+
+    def test_write_is_atomic_and_complete(self, tmp_path, monkeypatch):
+        """The writer adds schema, time and provenance, leaves no
+        temporary file, and replaces an older record."""
+        monkeypatch.setenv("CI", "true")
+        monkeypatch.setenv("TROVE_GATE_COMMIT", "abc123")
+        monkeypatch.setenv("TROVE_VOTING_SUITES", "goodtest")
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+        make_image_record(tmp_path, exit=1, result="fail")
+        path = make_image_record(tmp_path)
+        assert [p.name for p in tmp_path.iterdir()] == ["goodtest.image.json"]
+        data = evidence.read_image_record(path)
+        assert data["schema"] == 1 and data["result"] == "pass"
+        assert data["provenance"]["source"] == "gate"
+        assert data["provenance"]["commit"] == "abc123"
+
+    def test_write_refuses_bad_record(self, tmp_path):
+        """An incomplete record is not written."""
+        with pytest.raises(exceptions.BadRequest, match="'hooks'"):
+            evidence.write_image_record(
+                {"datastore": "goodtest", "plugin_distribution": "d",
+                 "plugin_version": "1", "os": "debian-12",
+                 "result": "pass", "bundle": {}}, tmp_path)
+        assert not list(tmp_path.iterdir())
+
+
+class TestImageRecordOfABuild:
+    """The record the rootfs builder makes from its log."""
+
+    def _bundle(self, tmp_path):
+        bundle = tmp_path / "bundle"
+        for hook, body in (("install.d/50-trove-service-user", b"core"),
+                           ("install.d/60-goodtest", HOOK.encode()),
+                           ("install.d/75-trove-guest-venv", b"venv")):
+            (bundle / "hooks" / hook).parent.mkdir(parents=True,
+                                                   exist_ok=True)
+            (bundle / "hooks" / hook).write_bytes(body)
+        manifest = {"datastore": "goodtest", "distribution": "d",
+                    "version": "1.0.0", "os": "debian-12", "format": 1,
+                    "hooks": ["install.d/60-goodtest"]}
+        (bundle / "bundle.json").write_text(json.dumps(manifest))
+        return bundle, manifest
+
+    def test_every_hook_with_sha_and_exit(self, tmp_path):
+        """Hooks are read from run-hooks.sh's lines, hashed from the
+        bundle, and the self-check is the venv hook's status."""
+        from trove_core.image import rootfs
+
+        bundle, manifest = self._bundle(tmp_path)
+        log = "".join("trove-guest-image: %s\nnoise\n"
+                      "trove-guest-image: %s exit 0\n" % (h, h) for h in (
+                          "install.d/50-trove-service-user",
+                          "install.d/60-goodtest",
+                          "install.d/75-trove-guest-venv"))
+        data = rootfs.image_record(bundle, manifest, log, 0)
+        assert data["result"] == "pass" and data["self_check"] == "pass"
+        hooks = {h["hook"]: h for h in data["hooks"]}
+        assert hooks["install.d/60-goodtest"]["sha256"] == \
+            evidence.sha256_hex(HOOK.encode())
+        assert hooks["install.d/60-goodtest"]["origin"] == "plugin"
+        assert hooks["install.d/50-trove-service-user"]["origin"] == "core"
+        assert evidence.write_image_record(data, tmp_path / "ev").is_file()
+
+    def test_failed_hook(self, tmp_path):
+        """The hook that failed carries its status, the result fails."""
+        from trove_core.image import rootfs
+
+        bundle, manifest = self._bundle(tmp_path)
+        log = ("trove-guest-image: install.d/50-trove-service-user\n"
+               "trove-guest-image: install.d/50-trove-service-user exit 0\n"
+               "trove-guest-image: install.d/60-goodtest\nE: no package\n"
+               "trove-guest-image: install.d/60-goodtest exit 100\n")
+        data = rootfs.image_record(bundle, manifest, log, 100)
+        assert data["result"] == "fail" and data["self_check"] == "fail"
+        assert data["reason"] == "hook install.d/60-goodtest failed"
+        assert [h["exit"] for h in data["hooks"]] == [0, 100]
+
+    def test_plugin_hook_not_run(self, tmp_path):
+        """A log without the plugin's hook is no passing record."""
+        from trove_core.image import rootfs
+
+        bundle, manifest = self._bundle(tmp_path)
+        data = rootfs.image_record(bundle, manifest, "", 0)
+        assert data["result"] == "fail"
+        assert "install.d/60-goodtest did not run" in data["reason"]
+
+
+class TestImageCommandLine:
+    """``trove-guest-image build --rootfs`` passes its evidence dir."""
+
+    @pytest.mark.parametrize("argv, env, expected", [
+        pytest.param(["--evidence", "/srv/ev"], "/elsewhere", "/srv/ev",
+                     id="option"),
+        pytest.param([], "/from/env", "/from/env", id="environment"),
+    ])
+    def test_evidence_dir(self, monkeypatch, tmp_path, argv, env, expected):
+        """--evidence wins, else $TROVE_EVIDENCE_DIR."""
+        from trove_core.image import build
+        from trove_core.image import cli
+        from trove_core.image import rootfs
+
+        monkeypatch.setenv("TROVE_EVIDENCE_DIR", env)
+        seen = {}
+        monkeypatch.setattr(build, "build", lambda *a, **kw: {})
+        monkeypatch.setattr(rootfs, "build_rootfs",
+                            lambda *a, **kw: seen.update(kw))
+        code = cli.main(["build", "--datastore", "fake", "--output",
+                         str(tmp_path / "b"), "--rootfs",
+                         str(tmp_path / "r"), "--no-smoke"] + argv)
+        assert code == 0
+        assert seen["evidence"] == pathlib.Path(expected)

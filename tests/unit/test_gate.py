@@ -33,6 +33,11 @@ class TestSelect:
         assert set(gate.CONTRACT) <= set(suites)
         assert voting == ["redis", "fake"]
         assert "plugin change (redis)" in reason
+        # its image is built again (its hooks may have changed), and the
+        # fake's, whose contract suites run: both records stay current
+        node = gate.IMAGE_TEST + "::test_rootfs_builds_and_records_its_hooks"
+        assert [s for s in suites if s.startswith(gate.IMAGE_TEST)] == [
+            node + "[redis]", node + "[fake]"]
 
     def test_two_plugins(self, gate):
         """Each changed plugin's suites run, no other's."""

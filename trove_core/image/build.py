@@ -92,10 +92,20 @@ def _project_wheel(distribution, sources, prebuilt, scratch, datastore,
     return wheels.build_project_wheel(source, scratch, datastore)
 
 
-def _check_elements_in_wheel(target, plugin_wheel):
-    prefix = "%s/%s/" % (target.package, target.image.elements)
+def _check_elements_in_wheel(target, plugin_wheel, core_wheel=None):
+    # the elements live beside the descriptor's module (as
+    # target.read_elements reads them)
+    module = target.record.target.split(":", 1)[0]
+    package = module.rpartition(".")[0] or module
+    prefix = "%s/%s/" % (package.replace(".", "/"), target.image.elements)
     packed = {name[len(prefix):] for name in
               wheels.wheel_has(plugin_wheel, prefix)}
+    if not packed and core_wheel is not None and \
+            target.package == "trove_core":
+        # a datastore of trove-core itself (the fake, registered by a
+        # distribution without code): trove-core's wheel ships them
+        packed = {name[len(prefix):] for name in
+                  wheels.wheel_has(core_wheel, prefix)}
     missing = [name for name in target.elements.names()
                if name not in packed]
     if missing:
@@ -188,7 +198,7 @@ def _build_into(target, out, sources, prebuilt, core_extras, datastore,
         plugin_wheel = _project_wheel(target.record.distribution, sources,
                                       prebuilt, scratch, datastore,
                                       progress)
-        _check_elements_in_wheel(target, plugin_wheel)
+        _check_elements_in_wheel(target, plugin_wheel, core_wheel)
         progress("collecting dependencies for Python %s into wheelhouse/",
                  target.os.python)
         core_req = str(core_wheel)

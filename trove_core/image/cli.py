@@ -71,6 +71,11 @@ def parser():
     build.add_argument("--debootstrap-cache", type=pathlib.Path,
                        metavar="DIR", help="keep --rootfs's base system "
                        "packages here as a tarball and reuse them")
+    build.add_argument("--evidence", metavar="DIR",
+                       help="where --rootfs writes the image record "
+                       "<datastore>.image.json for trove-datastores "
+                       "check (default: $TROVE_EVIDENCE_DIR, else "
+                       "~/.local/state/trove-core/evidence)")
     build.add_argument("--no-smoke", action="store_true",
                        help="build --rootfs without the smoke test")
     build.add_argument("--transport-url",
@@ -261,9 +266,13 @@ def main(argv=None):
             if args.rootfs:
                 from trove_core.image import rootfs
 
+                from trove_core import evidence
+
                 rootfs.build_rootfs(args.output, args.rootfs,
                                     mirror=args.mirror, progress=progress,
-                                    cache_dir=args.debootstrap_cache)
+                                    cache_dir=args.debootstrap_cache,
+                                    evidence=evidence.evidence_dir(
+                                        args.evidence))
                 if not args.no_smoke:
                     health = rootfs.smoke_test(
                         args.rootfs, args.datastore, args.transport_url,

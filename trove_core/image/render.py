@@ -82,7 +82,10 @@ run_phase() {
     for hook in "$here/hooks/$1"/*; do
         [ -f "$hook" ] || continue
         echo "trove-guest-image: $1/$(basename "$hook")"
-        sh "$hook"
+        rc=0
+        sh "$hook" || rc=$?
+        echo "trove-guest-image: $1/$(basename "$hook") exit $rc"
+        [ "$rc" -eq 0 ] || exit "$rc"
     done
 }
 run_phase pre-install.d

@@ -10,10 +10,13 @@ datastore reports running (or healthy). Both need root.
 """
 
 import contextlib
+import datetime
+import hashlib
 import importlib.metadata
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
@@ -24,7 +27,8 @@ import uuid
 from trove_core.image import errors
 from trove_core.image import render
 
-__all__ = ["MIRRORS", "build_rootfs", "host_mirror", "smoke_test"]
+__all__ = ["MIRRORS", "build_rootfs", "host_mirror", "image_record",
+           "smoke_test"]
 
 #: Seconds debootstrap may take (downloads included).
 _TIMEOUT = 1800
@@ -164,7 +168,91 @@ def _base_tarball(cache_dir, codename, mirror, log, manifest):
     return tarball
 
 
-def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
+#: run-hooks.sh's lines: a hook starts, a hook ended with its status
+_HOOK_START = re.compile(r"^trove-guest-image: (\S+/\S+)$", re.M)
+_HOOK_EXIT = re.compile(r"^trove-guest-image: (\S+/\S+) exit (\d+)$", re.M)
+#: the core hook that installs the agent and runs its self-check
+_SELF_CHECK_HOOK = "install.d/75-trove-guest-venv"
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_record(bundle, manifest, log_text, code, reason="",
+                 started=None):
+    """The image record of one root filesystem build (not yet written).
+
+    :param bundle: the bundle directory (its hook files are hashed).
+    :param manifest: the bundle manifest.
+    :param log_text: the build log, with run-hooks.sh's
+        ``trove-guest-image: <phase>/<hook> [exit N]`` lines.
+    :param code: run-hooks.sh's exit status.
+    :param reason: why the build failed after the hooks, or ``""``.
+    :param started: when the build started (UTC, ISO 8601).
+    :returns: a ``dict`` for
+        :func:`trove_core.evidence.write_image_record`.
+    """
+    bundle = pathlib.Path(bundle)
+    exits = {hook: int(rc) for hook, rc in _HOOK_EXIT.findall(log_text)}
+    hooks = []
+    for hook in _HOOK_START.findall(log_text):
+        try:
+            body = (bundle / "hooks" / hook).read_bytes()
+        except OSError:
+            body = b""
+        # a hook that never reported its end died with the build
+        hooks.append({"hook": hook,
+                      "sha256": hashlib.sha256(body).hexdigest(),
+                      "exit": exits.get(hook, code or 1),
+                      "origin": "plugin" if hook in manifest.get(
+                          "hooks", ()) else "core"})
+    missing = [h for h in manifest.get("hooks", ())
+               if h not in [e["hook"] for e in hooks]]
+    if code == 0 and missing and not reason:
+        reason = "the plugin's hooks %s did not run" % ", ".join(missing)
+    if code != 0 and not reason:
+        failed = [h["hook"] for h in hooks if h["exit"] != 0]
+        reason = ("hook %s failed" % failed[0] if failed else
+                  "run-hooks.sh failed outside a hook (exit %d)" % code)
+    self_check = exits.get(_SELF_CHECK_HOOK)
+    manifest_bytes = (bundle / "bundle.json").read_bytes()
+    return {
+        "datastore": manifest["datastore"],
+        "plugin_distribution": manifest.get("distribution", ""),
+        "plugin_version": manifest.get("version", ""),
+        "core_version": manifest.get("core_version", ""),
+        "os": manifest["os"],
+        "result": "pass" if code == 0 and not reason else "fail",
+        "reason": reason,
+        "self_check": "pass" if self_check == 0 and not reason else "fail",
+        "hooks": hooks,
+        "bundle": {"sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+                   "format": manifest.get("format"),
+                   "built_at": manifest.get("built_at", ""),
+                   "built_with": manifest.get("built_with", ""),
+                   "path": str(bundle)},
+        "started": started or _now(),
+        "finished": _now(),
+        "builder": "debootstrap",
+    }
+
+
+def _record(evidence, bundle, manifest, log_path, code, reason, started):
+    """Write the image record when an evidence directory is given."""
+    if evidence is None:
+        return None
+    from trove_core import evidence as evidence_mod
+
+    text = pathlib.Path(log_path).read_text(errors="replace")
+    return evidence_mod.write_image_record(
+        image_record(bundle, manifest, text, code, reason, started),
+        evidence)
+
+
+def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None,
+                 evidence=None):
     """Build a root filesystem of the bundle's guest into ``root``.
 
     :param bundle: the bundle directory.
@@ -176,6 +264,9 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
         the OS packages the hooks install (bind-mounted as the tree's APT
         archive directory, so they never land in the tree): a second
         build downloads only package lists.
+    :param evidence: an evidence directory: once the hooks ran, write
+        the image record ``<datastore>.image.json`` there (also when a
+        hook failed: the record then says which); ``None`` writes none.
     :returns: the path of the build log.
     :raises ImageBuildError: not root, a tool is missing, ``root`` is not
         empty, or a step failed (the message names the log).
@@ -196,6 +287,7 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
     if mirror is None or codename is None:
         raise _fail(manifest, "no debootstrap recipe for %s" % manifest["os"])
     log_path = bundle / "rootfs-build.log"
+    started = _now()
     with open(log_path, "w", encoding="utf-8") as log:
         progress("debootstrap %s (minbase) into %s, log in %s", codename,
                  root, log_path)
@@ -236,16 +328,24 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None):
         finally:
             policy.unlink()
             shutil.rmtree(inside, ignore_errors=True)
+        log.flush()
         if code != 0:
+            _record(evidence, bundle, manifest, log_path, code, "", started)
             raise _fail(manifest, "the hooks failed in the root filesystem "
                         "(exit %d); see %s" % (code, log_path))
         unit = root / "etc/systemd/system/trove-guestagent.service"
         venv = root / render.VENV.lstrip("/") / "bin" / "trove-guestagent"
         if not unit.is_file() or not venv.is_file():
+            _record(evidence, bundle, manifest, log_path, code,
+                    "the root filesystem lacks the unit or the agent",
+                    started)
             raise _fail(manifest, "the root filesystem lacks the unit or "
                         "the agent; see %s" % log_path)
+    written = _record(evidence, bundle, manifest, log_path, 0, "", started)
     progress.note("root filesystem of %s ready in %s", manifest["datastore"],
                   root)
+    if written is not None:
+        progress.note("image record written to %s", written)
     return log_path
 
 

@@ -83,6 +83,8 @@ import json
 import os
 import pathlib
 
+from trove_core import evidence as _evidence
+
 __all__ = ["ENV_VAR", "SCHEMA", "STATUSES", "ReportCollector", "load",
            "provenance", "validate"]
 
@@ -93,17 +95,12 @@ NOT_DECLARED = "not declared"
 STRATEGY_KINDS = ("backup", "replication", "cluster")
 NOT_EXERCISED = "no kit test exercised it in this run"
 NO_TESTS = "no conformance tests for this capability yet"
-#: the datastores whose suites vote in the gate (space or comma
-#: separated), set by ``scripts/test.sh`` in CI
-VOTING_VAR = "TROVE_VOTING_SUITES"
-#: the commit a CI run tests, when the CI system's own variable is absent
-COMMIT_VAR = "TROVE_GATE_COMMIT"
-#: CI systems recognised by their own variables: (variable, name, commit
-#: variable)
-_CI_SYSTEMS = (("ZUUL_PROJECT", "zuul", "ZUUL_COMMIT"),
-               ("GITHUB_ACTIONS", "github-actions", "GITHUB_SHA"),
-               ("GITLAB_CI", "gitlab-ci", "CI_COMMIT_SHA"),
-               ("JENKINS_URL", "jenkins", "GIT_COMMIT"))
+# where a run happened: the helper lives in trove_core.evidence (the
+# image builder records it too); these names stay importable from here
+VOTING_VAR = _evidence.VOTING_VAR
+COMMIT_VAR = _evidence.COMMIT_VAR
+_CI_SYSTEMS = _evidence.CI_SYSTEMS
+provenance = _evidence.provenance
 
 _REQUIRED = (("schema", int), ("datastore", str),
              ("plugin_distribution", str), ("plugin_version", str),
@@ -163,36 +160,6 @@ def validate(data, path="<report>"):
             raise _fail(path, "capability %r: 'tests' must be an object"
                         % name)
     return data
-
-
-def provenance(datastore, env=None):
-    """Where a run of ``datastore``'s kit happens, from the environment.
-
-    A run is the project's gate when ``CI`` is true (as CI systems set
-    it) and the commit under test is known (``$TROVE_GATE_COMMIT``, which
-    ``scripts/test.sh`` sets from git, or the CI system's own variable).
-    Its ``voting`` is true when ``datastore`` is listed in
-    ``$TROVE_VOTING_SUITES``.
-
-    :param datastore: the datastore name.
-    :param env: the environment (``os.environ`` by default).
-    :returns: ``{"source", "ci", "commit", "voting"}``.
-    """
-    env = os.environ if env is None else env
-    ci = str(env.get("CI", "")).strip().lower() in ("1", "true", "yes")
-    system, commit = "", env.get(COMMIT_VAR, "").strip()
-    for var, name, commit_var in _CI_SYSTEMS:
-        if env.get(var):
-            system = name
-            commit = commit or env.get(commit_var, "").strip()
-            break
-    if ci and not system:
-        system = env.get("TROVE_CI_NAME", "").strip() or "ci"
-    voting = set(env.get(VOTING_VAR, "").replace(",", " ").split())
-    gate = ci and bool(commit)
-    return {"source": "gate" if gate else "local",
-            "ci": system if ci else "", "commit": commit if ci else "",
-            "voting": bool(gate and datastore in voting)}
 
 
 def load(path):
