@@ -30,6 +30,7 @@ import uuid
 import pytest
 
 from trove_core import client as client_mod
+from trove_core.testing import helpers
 from trove_guest_base import net
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.mariadb, pytest.mark.slow]
@@ -213,8 +214,10 @@ class Member:
         os.makedirs(workdir)
         os.chmod(workdir, 0o755)  # noqa: S103 - mysql must traverse it
         self.name = name
-        self.port = net.free_port()
-        self.group_port = net.free_port()
+        # below the ephemeral range: the IST and SST ports are bound long
+        # after they are chosen, while clients open sockets
+        self.port = helpers.server_port()
+        self.group_port = helpers.server_port()
         group = {
             "runner": "child", "service_user": "mysql",
             "bind_address": "127.0.0.1", "port": self.port,
@@ -224,8 +227,8 @@ class Member:
             "log_dir": os.path.join(workdir, "log"),
             "config_file": os.path.join(workdir, "etc", "my.cnf"),
             "start_timeout": 120, "galera_port": self.group_port,
-            "galera_ist_port": net.free_port(),
-            "galera_sst_port": net.free_port(),
+            "galera_ist_port": helpers.server_port(),
+            "galera_sst_port": helpers.server_port(),
         }
         self.group = group
         self.guest = make_guest(datastore="mysql", group=group,
