@@ -18,7 +18,8 @@ import shutil
 from trove_core import exceptions
 from trove_guest_base import files
 
-__all__ = ["CertificateState", "certificate_details", "check_container"]
+__all__ = ["CertificateState", "TLSOperations", "certificate_details",
+           "check_container"]
 
 LOG = logging.getLogger(__name__)
 
@@ -210,3 +211,44 @@ class CertificateState:
                 self._put(path, container[key])
             elif os.path.exists(path):
                 os.unlink(path)
+
+
+class TLSOperations:
+    """What Trove's ``ssl_show``, ``ssl_action`` and ``ssl_rollback`` share
+    in every plugin: a subclass sets ``self.certs`` (a
+    :class:`CertificateState`) and implements ``show`` and ``action``; a
+    change takes effect on the restart it reports.
+
+    :param manager: the plugin's manager (``render_config``,
+        ``set_status``).
+    """
+
+    def __init__(self, manager):
+        self.manager = manager
+
+    def rollback(self):
+        """Trove's ``ssl_rollback``: back to the state before the last
+        ``action``.
+
+        :raises BadRequest: there is nothing to roll back.
+        """
+        saved = self.certs.rollback()
+        result = self._restart_required()
+        result.update(status="on" if saved.get("enabled") else "off",
+                      mode=saved.get("mode"))
+        return result
+
+    def _shown(self, cert_path):
+        """``ssl_show``'s answer for the certificate a server serves."""
+        with open(cert_path, encoding="ascii") as handle:
+            pem = handle.read()
+        return {"status": "on", "mode": self.certs.state.get("mode"),
+                "certificate": certificate_details(pem)}
+
+    def _restart_required(self):
+        from trove_core.status import ServiceStatus
+
+        self.manager.render_config()
+        self.manager._save_state(restart_required=True)
+        self.manager.set_status(ServiceStatus.RESTART_REQUIRED)
+        return {"restart_required": True}

@@ -13,7 +13,6 @@ and the status is read from the running server. Like Trove's guest,
 
 import os
 
-from trove_core.status import ServiceStatus
 from trove_guest_base import tls
 
 __all__ = ["MODES", "TLS"]
@@ -23,7 +22,7 @@ __all__ = ["MODES", "TLS"]
 MODES = ("basic", "enforced")
 
 
-class TLS:
+class TLS(tls.TLSOperations):
     """The TLS state of one server.
 
     :param manager: the :class:`~trove_ds_mysql.manager.Manager`.
@@ -59,10 +58,7 @@ class TLS:
             have, cert = cur.fetchone()
         if have != "YES" or not cert:
             return {"status": "off"}
-        with open(cert, encoding="ascii") as handle:
-            pem = handle.read()
-        return {"status": "on", "mode": self.certs.state.get("mode"),
-                "certificate": tls.certificate_details(pem)}
+        return self._shown(cert)
 
     def action(self, mode=None, container=None, enable=False,
                disable=False):
@@ -74,21 +70,3 @@ class TLS:
         self.certs.apply(mode=mode, container=container, enable=enable,
                          disable=disable, name="the mysql guest")
         return self._restart_required()
-
-    def rollback(self):
-        """Trove's ``ssl_rollback``: back to the state before the last
-        :meth:`action`.
-
-        :raises BadRequest: there is nothing to roll back.
-        """
-        saved = self.certs.rollback()
-        result = self._restart_required()
-        result.update(status="on" if saved.get("enabled") else "off",
-                      mode=saved.get("mode"))
-        return result
-
-    def _restart_required(self):
-        self.manager.render_config()
-        self.manager.remember(restart_required=True)
-        self.manager.set_status(ServiceStatus.RESTART_REQUIRED)
-        return {"restart_required": True}

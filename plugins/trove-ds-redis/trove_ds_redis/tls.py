@@ -12,7 +12,6 @@ TLS: replication between TLS and plain servers is not managed.
 import os
 
 from trove_core import exceptions
-from trove_core.status import ServiceStatus
 from trove_guest_base import process
 from trove_guest_base import tls
 
@@ -21,7 +20,7 @@ __all__ = ["MODES", "TLS"]
 MODES = ("enforced",)
 
 
-class TLS:
+class TLS(tls.TLSOperations):
     """The TLS state of one Redis server.
 
     :param manager: the :class:`~trove_ds_redis.manager.Manager`.
@@ -63,10 +62,7 @@ class TLS:
         cert = client.config_get("tls-cert-file").get("tls-cert-file")
         if port in ("0", "") or not cert:
             return {"status": "off"}
-        with open(cert, encoding="ascii") as handle:
-            pem = handle.read()
-        return {"status": "on", "mode": self.certs.state.get("mode"),
-                "certificate": tls.certificate_details(pem)}
+        return self._shown(cert)
 
     def action(self, mode=None, container=None, enable=False,
                disable=False):
@@ -89,20 +85,3 @@ class TLS:
                          disable=disable, name="the redis guest (one "
                          "port: TLS there is for every client)")
         return self._restart_required()
-
-    def rollback(self):
-        """Trove's ``ssl_rollback``.
-
-        :raises BadRequest: there is nothing to roll back.
-        """
-        saved = self.certs.rollback()
-        result = self._restart_required()
-        result.update(status="on" if saved.get("enabled") else "off",
-                      mode=saved.get("mode"))
-        return result
-
-    def _restart_required(self):
-        self.manager.render_config()
-        self.manager._save_state(restart_required=True)
-        self.manager.set_status(ServiceStatus.RESTART_REQUIRED)
-        return {"restart_required": True}
