@@ -41,7 +41,7 @@ PASSWORD = "bench-root-pw-123"  # noqa: S105 - a throwaway bench password
 
 
 def _member(root, name):
-    from trove_core import testing
+    from trove_guest_base import testing
     from trove_ds_redis import testing as redis_testing
 
     where = os.path.join(root, name)

@@ -44,8 +44,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import guest_trove26  # noqa: E402
 
-from trove_core.testing import fleet as fleet_mod  # noqa: E402
-from trove_core.testing import rabbitmq  # noqa: E402
+from trove_guest_base.testing import fleet as fleet_mod  # noqa: E402
+from trove_guest_base.testing import rabbitmq  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 # the Trove 26 virtualenv scripts/test.sh builds beside the checkout

@@ -5,7 +5,7 @@ with assertions). Starts three private RabbitMQ nodes clustered with
 ``rabbitmqctl join_cluster``, ``--guests`` guests naming all three in
 their ``transport_url`` with quorum queues, casts ``create_database`` to
 every guest from a control plane, and ``kill -9`` one node a third of the
-way through (:func:`trove_core.testing.fleet.failover_drill`). Records
+way through (:func:`trove_guest_base.testing.fleet.failover_drill`). Records
 casts sent and lost and how long the guests of the killed node took to
 heartbeat again.
 
@@ -21,7 +21,7 @@ import pathlib
 import tempfile
 import time
 
-from trove_core.testing import fleet
+from trove_guest_base.testing import fleet
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 

@@ -31,9 +31,9 @@ import sys
 import tempfile
 import time
 
-from trove_core.image import build
-from trove_core.image import verify
-from trove_core.image import wheels
+from trove_core.tools.image import build
+from trove_core.tools.image import verify
+from trove_core.tools.image import wheels
 
 RESULTS = pathlib.Path(__file__).parent / "results"
 FLOOR = ["oslo.messaging", "oslo.config", "stevedore", "zope.interface",

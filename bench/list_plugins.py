@@ -53,7 +53,7 @@ t0 = time.perf_counter()
 c0 = time.process_time()
 import io, json, site, sys
 site.addsitedir(sys.argv[1])
-from trove_core import cli
+from trove_core.tools import cli
 out = io.StringIO()
 code = cli.main(["list", "-f", "json"], stream=out)
 t1 = time.perf_counter()

@@ -36,7 +36,7 @@ BATCH = 100000
 
 
 def _manager(root, name, opts=None):
-    from trove_core import testing
+    from trove_guest_base import testing
     from trove_ds_mysql import testing as mysql_testing
 
     where = os.path.join(root, name)

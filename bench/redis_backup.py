@@ -38,7 +38,7 @@ BATCH = 2000
 
 
 def _manager(root, name, opts=None):
-    from trove_core import testing
+    from trove_guest_base import testing
     from trove_ds_redis import testing as redis_testing
 
     where = os.path.join(root, name)

@@ -105,9 +105,9 @@ def rabbitmq():
 
 
 def start_private_node(directory, **kwargs):
-    """Start a :class:`~trove_core.testing.rabbitmq.RabbitNode` of the
+    """Start a :class:`~trove_guest_base.testing.rabbitmq.RabbitNode` of the
     test's own (never the shared broker), or skip saying why."""
-    from trove_core.testing import rabbitmq as private
+    from trove_guest_base.testing import rabbitmq as private
 
     node = private.RabbitNode(directory, **kwargs)
     try:

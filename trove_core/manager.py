@@ -256,7 +256,7 @@ class BaseDatastoreManager(abc.ABC):
             return {}
 
     def _save_state(self, **changes):
-        from trove_guest_base import files
+        from trove_core import files
 
         self._state.update(changes)
         files.atomic_write(self._state_path(),
@@ -284,13 +284,13 @@ class BaseDatastoreManager(abc.ABC):
 
     def store_secret(self, name, value):
         """Keep a secret (an admin password...) in a 0600 file."""
-        from trove_guest_base import files
+        from trove_core import files
 
         files.write_secret(self.secret_path(name), value)
 
     def load_secret(self, name):
         """Return a stored secret, or ``None``."""
-        from trove_guest_base import files
+        from trove_core import files
 
         return files.read_secret(self.secret_path(name))
 

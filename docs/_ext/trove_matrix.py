@@ -27,7 +27,7 @@ class CapabilityMatrix(Directive):
     def run(self):
         """Build the table from :func:`trove_core.discovery.discover`."""
         from trove_core import discovery
-        from trove_core.cli import views
+        from trove_core.tools.cli import views
 
         env = self.state.document.settings.env
         env.trove_matrix_docs = getattr(env, "trove_matrix_docs", set())

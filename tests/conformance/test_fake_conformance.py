@@ -2,7 +2,7 @@
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_guest_base import conformance
 
 

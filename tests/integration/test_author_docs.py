@@ -154,7 +154,7 @@ class TestGuideText:
 
     def test_scaffold_blocks_current(self):
         """A block named after a scaffold path is what it writes."""
-        from trove_core import scaffold
+        from trove_core.tools import scaffold
 
         _dirname, files = scaffold.render("couchdb")
         checked = 0

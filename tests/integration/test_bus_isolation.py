@@ -26,7 +26,7 @@ from oslo_messaging._drivers import common as rpc_common  # noqa: E402
 
 from trove_core import exceptions  # noqa: E402
 from trove_core import secure_rpc  # noqa: E402
-from trove_core.security import cli  # noqa: E402
+from trove_core.tools.credentials import cli  # noqa: E402
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from trove_core import client as client_mod
 from trove_core import exceptions
 from trove_core import models
 from trove_core import secure_rpc
-from trove_core.security import cli
+from trove_core.tools.credentials import cli
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 

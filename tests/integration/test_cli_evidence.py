@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from trove_core import evidence as evidence_mod
-from trove_core.image import target as image_target
+from trove_core.tools import evidence as evidence_mod
+from trove_core.tools.image import target as image_target
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 FAKE_SUITE = REPO / "tests" / "conformance" / "test_fake_conformance.py"
@@ -56,7 +56,7 @@ def with_image_record(evidence, where):
 def check(*argv):
     """Run ``trove-datastores check`` in a fresh interpreter."""
     proc = subprocess.run(
-        [sys.executable, "-m", "trove_core.cli", "check", *argv,
+        [sys.executable, "-m", "trove_core.tools.cli", "check", *argv,
          "-f", "json"], capture_output=True, text=True, timeout=120,
         check=False, cwd="/")
     return proc.returncode, json.loads(proc.stdout)
@@ -104,7 +104,7 @@ class TestCheckReadsKitEvidence:
         tier, and the advice follows the table."""
         evidence = with_image_record(evidence, tmp_path / "ev")
         proc = subprocess.run(
-            [sys.executable, "-m", "trove_core.cli", "check", "fake",
+            [sys.executable, "-m", "trove_core.tools.cli", "check", "fake",
              "--evidence", str(evidence)], capture_output=True, text=True,
             timeout=120, check=False, cwd="/")
         assert proc.returncode == 0, proc.stderr

@@ -16,7 +16,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 PROBE = """
 import io, json, sys
-from trove_core import cli
+from trove_core.tools import cli
 out = io.StringIO()
 code = cli.main(sys.argv[1:], stream=out)
 json.dump({"code": code, "out": out.getvalue(),
@@ -128,7 +128,7 @@ class TestConsoleScript:
     def test_exit_code_propagates(self):
         """An unknown plugin exits 3 from the process."""
         proc = subprocess.run(
-            [sys.executable, "-m", "trove_core.cli", "show", "nosuch"],
+            [sys.executable, "-m", "trove_core.tools.cli", "show", "nosuch"],
             capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 3
         assert "no datastore plugin named 'nosuch'" in proc.stderr

@@ -71,8 +71,8 @@ def trove26_python():
 
 def _active_sample():
     proc = subprocess.run(
-        [sys.executable, "-m", "trove_core.cli", "config-sample", "--side",
-         "server", "mysql", "redis"], capture_output=True, text=True,
+        [sys.executable, "-m", "trove_core.tools.cli", "config-sample",
+         "--side", "server", "mysql", "redis"], capture_output=True, text=True,
         timeout=120, check=True)
     lines, ours, group = [], {}, None
     for line in proc.stdout.splitlines():

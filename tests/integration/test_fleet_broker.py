@@ -1,6 +1,6 @@
 """A fleet's cost on the broker, a cluster losing a node, and a broker
 under pressure. Every test here runs on RabbitMQ nodes it starts itself
-(:mod:`trove_core.testing.rabbitmq`), never on the shared broker."""
+(:mod:`trove_guest_base.testing.rabbitmq`), never on the shared broker."""
 
 import concurrent.futures
 import os
@@ -10,9 +10,9 @@ import pytest
 
 from trove_core import client as client_mod
 from trove_core import exceptions
-from trove_core.security import broker
-from trove_core.testing import fleet as fleet_mod
-from trove_core.testing import rabbitmq
+from trove_core.tools.credentials import broker
+from trove_guest_base.testing import fleet as fleet_mod
+from trove_guest_base.testing import rabbitmq
 from trove_guest_base import net
 from trove_guest_base import service
 

@@ -30,7 +30,7 @@ import uuid
 import pytest
 
 from trove_core import client as client_mod
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import net
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.mariadb, pytest.mark.slow]

@@ -12,10 +12,10 @@ import shutil
 
 import pytest
 
-from trove_core.image import build
-from trove_core.image import errors
-from trove_core.image import verify
-from trove_core.image import wheels
+from trove_core.tools.image import build
+from trove_core.tools.image import errors
+from trove_core.tools.image import verify
+from trove_core.tools.image import wheels
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 

@@ -21,11 +21,11 @@ import uuid
 
 import pytest
 
-from trove_core.image import build
-from trove_core.image import render
-from trove_core.image import rootfs
-from trove_core.image import target as target_mod
-from trove_core.image import wheels
+from trove_core.tools.image import build
+from trove_core.tools.image import render
+from trove_core.tools.image import rootfs
+from trove_core.tools.image import target as target_mod
+from trove_core.tools.image import wheels
 
 DATASTORES = ["cassandra", "mongodb", "mysql", "redis"]
 

@@ -20,9 +20,9 @@ import tarfile
 
 import pytest
 
-from trove_core.image import build
-from trove_core.image import rootfs
-from trove_core.image import wheels
+from trove_core.tools.image import build
+from trove_core.tools.image import rootfs
+from trove_core.tools.image import wheels
 
 
 def _device_mapper():

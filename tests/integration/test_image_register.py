@@ -19,11 +19,11 @@ import subprocess
 
 import pytest
 
-from trove_core.image import build
-from trove_core.image import cli
-from trove_core.image import errors
-from trove_core.image import register
-from trove_core.image import wheels
+from trove_core.tools.image import build
+from trove_core.tools.image import cli
+from trove_core.tools.image import errors
+from trove_core.tools.image import register
+from trove_core.tools.image import wheels
 
 pytestmark = [pytest.mark.slow]
 

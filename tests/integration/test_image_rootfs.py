@@ -32,10 +32,10 @@ import urllib.parse
 import pytest
 
 from trove_core import discovery
-from trove_core import evidence
-from trove_core.image import build
-from trove_core.image import rootfs
-from trove_core.image import wheels
+from trove_core.tools import evidence
+from trove_core.tools.image import build
+from trove_core.tools.image import rootfs
+from trove_core.tools.image import wheels
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.packaging, pytest.mark.rabbitmq]

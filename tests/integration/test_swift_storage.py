@@ -11,8 +11,8 @@ import tracemalloc
 import pytest
 
 from trove_core import exceptions
-from trove_core.testing import helpers
-from trove_core.testing import swift as swift_testing
+from trove_guest_base.testing import helpers
+from trove_guest_base.testing import swift as swift_testing
 from trove_guest_base import backup
 from trove_guest_base import net
 from trove_guest_base.backup import swift as swift_mod

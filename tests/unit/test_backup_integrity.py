@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from trove_core import exceptions
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import backup
 from trove_guest_base import files
 from trove_guest_base.backup import storage as storage_mod

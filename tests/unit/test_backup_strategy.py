@@ -8,7 +8,7 @@ import pytest
 from trove_core import exceptions
 from trove_core.descriptor import DatastoreDescriptor
 from trove_core.descriptor import Strategy
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import backup
 
 DESCRIPTOR = DatastoreDescriptor(

@@ -8,12 +8,12 @@ import sys
 import pytest
 
 from trove_core import capabilities
-from trove_core import cli
+from trove_core.tools import cli
 from trove_core import discovery
-from trove_core import evidence
+from trove_core.tools import evidence
 from trove_core import tiers
-from trove_core.cli import output
-from trove_core.cli import views
+from trove_core.tools.cli import output
+from trove_core.tools.cli import views
 
 REAL = {"mysql": "stable", "cassandra": "technical-preview",
         "mongodb": "technical-preview", "redis": "stable"}

@@ -10,7 +10,7 @@ from trove_core import discovery
 from trove_core import exceptions
 from trove_core import models
 from trove_core import rpc
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import endpoint
 
 

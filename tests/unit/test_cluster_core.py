@@ -9,8 +9,8 @@ from trove_core import exceptions
 from trove_core import manager as manager_mod
 from trove_core import tiers
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
-from trove_core.testing import manager as fake
+from trove_guest_base.testing import helpers
+from trove_guest_base.testing import manager as fake
 from trove_guest_base import endpoint
 
 

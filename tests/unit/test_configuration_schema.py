@@ -251,7 +251,7 @@ class TestLoad:
         assert info.value.path == "trove_core/data/nosuch.json"
 
     @pytest.mark.parametrize("package", [
-        pytest.param("trove_core.testing", id="fake"),
+        pytest.param("trove_guest_base.testing", id="fake"),
         pytest.param("trove_ds_mysql", id="mysql"),
         pytest.param("trove_ds_redis", id="redis"),
         pytest.param("trove_ds_mongodb", id="mongodb"),

@@ -14,8 +14,8 @@ import textwrap
 import pytest
 
 from trove_core import exceptions
-from trove_core.testing import FakeProbe
-from trove_core.testing import helpers
+from trove_guest_base.testing import FakeProbe
+from trove_guest_base.testing import helpers
 from trove_guest_base import conformance
 
 HEADER = '''
@@ -24,7 +24,7 @@ import zope.interface
 
 from trove_core import capabilities as caps
 from trove_core import models
-from trove_core.testing import FakeProbe, helpers, manager
+from trove_guest_base.testing import FakeProbe, helpers, manager
 from trove_guest_base import conformance
 from trove_guest_base.conformance import probe
 
@@ -218,8 +218,8 @@ class TestKitFixtures:
         test_file.write_text(textwrap.dedent('''
             import pytest
 
-            from trove_core import testing
-            from trove_core.testing import manager
+            from trove_guest_base import testing
+            from trove_guest_base.testing import manager
             from trove_guest_base.conformance import probe
             from trove_guest_base.conformance import suite
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trove_core import evidence
+from trove_core.tools import evidence
 from trove_core import exceptions
 from trove_guest_base.conformance import report
 

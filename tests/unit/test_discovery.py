@@ -216,7 +216,7 @@ class TestLoadManager:
     def test_capability_mismatch_shows_the_difference(self):
         """Only the capabilities on one side are named, by side."""
         from trove_core.descriptor import DatastoreDescriptor
-        from trove_core.testing import manager
+        from trove_guest_base.testing import manager
 
         desc = DatastoreDescriptor(
             name="diff", tier="experimental",

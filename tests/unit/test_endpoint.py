@@ -11,8 +11,8 @@ from trove_core import capabilities as caps
 from trove_core import discovery
 from trove_core import exceptions
 from trove_core import models
-from trove_core.testing import helpers
-from trove_core.testing import manager as fake_manager
+from trove_guest_base.testing import helpers
+from trove_guest_base.testing import manager as fake_manager
 from trove_guest_base import endpoint
 from trove_guest_base import reporter
 

@@ -1,4 +1,4 @@
-"""Tests of trove_core.evidence: tier requirements checked by machine."""
+"""Tests of trove_core.tools.evidence: tier requirements checked by machine."""
 
 import dataclasses
 import json
@@ -8,7 +8,7 @@ import re
 import pytest
 
 from trove_core import discovery
-from trove_core import evidence
+from trove_core.tools import evidence
 from trove_core import exceptions
 from trove_core.descriptor import DatastoreDescriptor
 from trove_core.descriptor import ImageSpec
@@ -662,7 +662,7 @@ class TestImageRecordOfABuild:
     def test_every_hook_with_sha_and_exit(self, tmp_path):
         """Hooks are read from run-hooks.sh's lines, hashed from the
         bundle, and the self-check is the venv hook's status."""
-        from trove_core.image import rootfs
+        from trove_core.tools.image import rootfs
 
         bundle, manifest = self._bundle(tmp_path)
         log = "".join("trove-guest-image: %s\nnoise\n"
@@ -681,7 +681,7 @@ class TestImageRecordOfABuild:
 
     def test_failed_hook(self, tmp_path):
         """The hook that failed carries its status, the result fails."""
-        from trove_core.image import rootfs
+        from trove_core.tools.image import rootfs
 
         bundle, manifest = self._bundle(tmp_path)
         log = ("trove-guest-image: install.d/50-trove-service-user\n"
@@ -695,7 +695,7 @@ class TestImageRecordOfABuild:
 
     def test_plugin_hook_not_run(self, tmp_path):
         """A log without the plugin's hook is no passing record."""
-        from trove_core.image import rootfs
+        from trove_core.tools.image import rootfs
 
         bundle, manifest = self._bundle(tmp_path)
         data = rootfs.image_record(bundle, manifest, "", 0)
@@ -713,9 +713,9 @@ class TestImageCommandLine:
     ])
     def test_evidence_dir(self, monkeypatch, tmp_path, argv, env, expected):
         """--evidence wins, else $TROVE_EVIDENCE_DIR."""
-        from trove_core.image import build
-        from trove_core.image import cli
-        from trove_core.image import rootfs
+        from trove_core.tools.image import build
+        from trove_core.tools.image import cli
+        from trove_core.tools.image import rootfs
 
         monkeypatch.setenv("TROVE_EVIDENCE_DIR", env)
         seen = {}

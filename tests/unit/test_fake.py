@@ -1,4 +1,4 @@
-"""Tests of the fake datastore plugin of trove_core.testing."""
+"""Tests of the fake datastore plugin of trove_guest_base.testing."""
 
 import pytest
 
@@ -7,8 +7,8 @@ from trove_core import exceptions
 from trove_core import models
 from trove_core import options
 from trove_core.status import ServiceStatus
-from trove_core.testing import backend
-from trove_core.testing import helpers
+from trove_guest_base.testing import backend
+from trove_guest_base.testing import helpers
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ class TestSelect:
         assert voting == ["mysql", "redis", "fake"]
 
     @pytest.mark.parametrize("path", [
-        pytest.param("trove_core/evidence.py", id="core"),
+        pytest.param("trove_core/tools/evidence.py", id="core"),
         pytest.param("trove_guest_base/process.py", id="runtime"),
         pytest.param("tests/plugins/trove-ds-fake/pyproject.toml",
                      id="test-plugins"),

@@ -11,7 +11,7 @@ import pytest
 from trove_core import discovery
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import endpoint
 from trove_guest_base import service
 

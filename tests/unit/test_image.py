@@ -9,11 +9,11 @@ import pytest
 
 from trove_core import discovery
 from trove_core import exceptions
-from trove_core.image import cli
-from trove_core.image import errors
-from trove_core.image import render
-from trove_core.image import target as target_mod
-from trove_core.image import wheels
+from trove_core.tools.image import cli
+from trove_core.tools.image import errors
+from trove_core.tools.image import render
+from trove_core.tools.image import target as target_mod
+from trove_core.tools.image import wheels
 
 REAL = ["cassandra", "mongodb", "mysql", "redis"]
 
@@ -270,7 +270,7 @@ class TestRootfs:
 
     def test_non_empty_root_is_refused(self, tmp_path):
         """A root filesystem is never built over existing files."""
-        from trove_core.image import rootfs
+        from trove_core.tools.image import rootfs
 
         bundle = tmp_path / "bundle"
         bundle.mkdir()
@@ -319,7 +319,7 @@ class TestBuildArguments:
 
     def test_unknown_core_extra(self, tmp_path):
         """Only trove-core's known extras can be added to a guest."""
-        from trove_core.image import build
+        from trove_core.tools.image import build
 
         with pytest.raises(errors.ImageBuildError,
                            match=r"unknown trove-core extras \['gui'\]; "
@@ -331,7 +331,7 @@ class TestBuildArguments:
 
     def test_failed_build_leaves_no_half_bundle(self, tmp_path, monkeypatch):
         """A build that fails midway empties its output directory."""
-        from trove_core.image import build
+        from trove_core.tools.image import build
 
         monkeypatch.delenv("PBR_VERSION", raising=False)
         plain = tmp_path / "not-git"

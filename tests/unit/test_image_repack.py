@@ -2,8 +2,8 @@
 
 import pytest
 
-from trove_core.image import errors
-from trove_core.image import wheels
+from trove_core.tools.image import errors
+from trove_core.tools.image import wheels
 
 
 def test_release_parses_versions():

@@ -227,7 +227,7 @@ class TestTrove13Refusals:
     def test_refused_with_a_log_line(self, tmp_path, caplog, name, kwargs):
         """OperationNotSupported names the operation; a warning names
         the capability."""
-        from trove_core.testing import helpers
+        from trove_guest_base.testing import helpers
 
         mgr = helpers.make_fake_manager(tmp_path)
         with caplog.at_level("WARNING"), pytest.raises(
@@ -241,7 +241,7 @@ class TestTrove13Refusals:
         """prepare with modules on a datastore without the modules
         capability fails before the datastore is touched."""
         from trove_core.status import ServiceStatus
-        from trove_core.testing import helpers
+        from trove_guest_base.testing import helpers
 
         mgr = helpers.make_fake_manager(tmp_path)
         with pytest.raises(exceptions.OperationNotSupported,

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from trove_core import exceptions
-from trove_core import scaffold
+from trove_core.tools import scaffold
 
 
 class TestRender:
@@ -159,7 +159,7 @@ class TestScaffoldEndToEnd:
         (evidence_dir / "scaffolded_demo.json").write_text(
             report.read_text())
         checked = subprocess.run(
-            [sys.executable, "-m", "trove_core.cli", "check",
+            [sys.executable, "-m", "trove_core.tools.cli", "check",
              "scaffolded_demo", "--evidence", str(evidence_dir), "-f",
              "json"], env=env, capture_output=True, text=True, timeout=120,
             cwd=tmp_path)

@@ -13,8 +13,8 @@ import pytest
 
 from trove_core import exceptions
 from trove_core import secure_rpc
-from trove_core.security import broker
-from trove_core.security import cli
+from trove_core.tools.credentials import broker
+from trove_core.tools.credentials import cli
 
 MARKER = "s3cret-payload-7f1c"
 GUEST_A = "0b6f8a1e-aaaa-4c1e-9f00-000000000001"
@@ -526,7 +526,8 @@ class TestImportCost:
 
     def test_no_heavy_imports(self):
         """Importing it loads neither oslo.messaging nor cryptography."""
-        code = ("import sys, trove_core.secure_rpc, trove_core.security.cli;"
+        code = ("import sys, trove_core.secure_rpc,"
+                " trove_core.tools.credentials.cli;"
                 "print(sorted(m for m in ('oslo_messaging', 'cryptography')"
                 " if m in sys.modules))")
         out = subprocess.run([sys.executable, "-c", code], check=True,

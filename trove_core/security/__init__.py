@@ -1,17 +1,10 @@
-"""Guest isolation on the message bus.
+"""Keys for sealed RPC payloads (:mod:`.keys`).
 
-:mod:`trove_core.security.broker` gives each guest its own RabbitMQ user
-limited to its own queues; :mod:`trove_core.secure_rpc` seals payloads;
-:mod:`trove_core.security.cli` is ``trove-guest-credentials``.
-
-The facade is lazy: a guest that only needs :mod:`.keys` (through secure
-RPC) never imports the broker provisioning code.
+What a guest and the control plane share at run time: where an
+instance's key lives, how it is made and read. :mod:`trove_core.secure_rpc`
+seals payloads with it. Giving a guest its own broker identity is an
+operator's job, done by the tools in :mod:`trove_core.tools.credentials`
+(``trove-guest-credentials``); no guest imports them.
 """
 
-from trove_core import lazy
-
-__all__ = ["GuestBrokerPolicy", "Rabbitmqctl"]
-
-
-__getattr__, __dir__ = lazy.facade(
-    __name__, {name: "trove_core.security.broker" for name in __all__})
+__all__ = []

@@ -74,6 +74,7 @@ import os
 import pathlib
 
 from trove_core import exceptions
+from trove_core import report as _format
 from trove_core import tiers
 
 __all__ = ["Evaluation", "Report", "Requirement", "StrategyEvaluation",
@@ -125,48 +126,11 @@ STRATEGY_REQUIREMENTS = {
 }
 
 
-#: the datastores whose suites vote in the gate (space or comma
-#: separated), set by ``scripts/test.sh`` in CI
-VOTING_VAR = "TROVE_VOTING_SUITES"
-#: the commit a CI run tests, when the CI system's own variable is absent
-COMMIT_VAR = "TROVE_GATE_COMMIT"
-#: CI systems recognised by their own variables: (variable, name, commit
-#: variable)
-CI_SYSTEMS = (("ZUUL_PROJECT", "zuul", "ZUUL_COMMIT"),
-              ("GITHUB_ACTIONS", "github-actions", "GITHUB_SHA"),
-              ("GITLAB_CI", "gitlab-ci", "CI_COMMIT_SHA"),
-              ("JENKINS_URL", "jenkins", "GIT_COMMIT"))
-
-
-def provenance(datastore, env=None):
-    """Where a run for ``datastore`` happens, from the environment.
-
-    A run is the project's gate when ``CI`` is true (as CI systems set
-    it) and the commit under test is known (``$TROVE_GATE_COMMIT``, which
-    ``scripts/test.sh`` sets from git, or the CI system's own variable).
-    Its ``voting`` is true when ``datastore`` is listed in
-    ``$TROVE_VOTING_SUITES``. The conformance kit's reports and the image
-    builder's records both carry it.
-
-    :param datastore: the datastore name.
-    :param env: the environment (``os.environ`` by default).
-    :returns: ``{"source", "ci", "commit", "voting"}``.
-    """
-    env = os.environ if env is None else env
-    ci = str(env.get("CI", "")).strip().lower() in ("1", "true", "yes")
-    system, commit = "", env.get(COMMIT_VAR, "").strip()
-    for var, name, commit_var in CI_SYSTEMS:
-        if env.get(var):
-            system = name
-            commit = commit or env.get(commit_var, "").strip()
-            break
-    if ci and not system:
-        system = env.get("TROVE_CI_NAME", "").strip() or "ci"
-    voting = set(env.get(VOTING_VAR, "").replace(",", " ").split())
-    gate = ci and bool(commit)
-    return {"source": "gate" if gate else "local",
-            "ci": system if ci else "", "commit": commit if ci else "",
-            "voting": bool(gate and datastore in voting)}
+# where a run happened (trove_core.report); kept importable from here
+VOTING_VAR = _format.VOTING_VAR
+COMMIT_VAR = _format.COMMIT_VAR
+CI_SYSTEMS = _format.CI_SYSTEMS
+provenance = _format.provenance
 
 
 def evidence_dir(path=None):
@@ -262,19 +226,17 @@ class Report:
 def read_report(path):
     """Read and validate one conformance report.
 
-    Validation is the conformance kit's own
-    (:func:`trove_guest_base.conformance.report.load`), so the kit and
-    this check agree on schema 1.
+    Validation is the one the conformance kit writes by
+    (:func:`trove_core.report.load`), so the kit and this check agree
+    on schema 1.
 
     :param path: the JSON file.
     :returns: a :class:`Report`.
     :raises BadRequest: the file cannot be read, is not JSON, or does not
         follow schema 1; the message names the file and the problem.
     """
-    from trove_guest_base.conformance import report as kit_report
-
     path = pathlib.Path(path)
-    return Report(path, kit_report.load(path))
+    return Report(path, _format.load(path))
 
 
 def find_report(name, directory=None):
@@ -638,7 +600,7 @@ def _shell_syntax(data):
 
 def _check_elements(record):
     """The hooks ``trove-guest-image build`` would run, per OS."""
-    from trove_core.image import target as image_target
+    from trove_core.tools.image import target as image_target
 
     desc = record.descriptor
     where = "%s (DESCRIPTOR.image.elements)" % desc.image.elements
@@ -677,7 +639,7 @@ def _check_elements(record):
 
 def _check_image(record, directory):
     """Whether an image build ran the plugin's current hooks."""
-    from trove_core.image import target as image_target
+    from trove_core.tools.image import target as image_target
 
     desc = record.descriptor
     os_ids = [e.id for e in desc.image.supported_os]

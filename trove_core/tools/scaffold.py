@@ -12,7 +12,7 @@
         tests/conformance/test_NAME_conformance.py
 
 Out of the box its manager is the fake datastore's (an in-memory backend
-from :mod:`trove_core.testing`), so the package installs, is listed by
+from :mod:`trove_guest_base.testing`), so the package installs, is listed by
 ``trove-datastores list``, loads in a guest and passes the conformance
 kit before a line of it is changed. The author then replaces the backend
 method by method, keeping the kit green.
@@ -93,7 +93,7 @@ $underline
 
 A trove-core datastore plugin for $title, created by
 ``trove-datastore-scaffold``. Its manager still runs the fake in-memory
-backend of ``trove_core.testing``; replace it with code that drives
+backend of ``trove_guest_base.testing``; replace it with code that drives
 $title, keeping the conformance kit green.
 
 Install, list and test::
@@ -185,7 +185,7 @@ _MANAGER = '''\
 """The $title guest manager.
 
 It starts as the fake datastore's manager, whose "server" is a JSON file
-(:mod:`trove_core.testing.backend`), so that this package passes the
+(:mod:`trove_guest_base.testing.backend`), so that this package passes the
 conformance kit out of the box. Replace the hooks (``do_prepare``,
 ``do_start``, ``do_stop``, ``probe_status``, ``write_config``) and the
 operations of each capability with code that drives $title, and change
@@ -202,8 +202,8 @@ user, after giving it ``dirs``. The manager gets ``self.name``,
 (see "What a manager gets" in the author guide).
 """
 
-from trove_core.testing import backup as fake_backup
-from trove_core.testing import manager as fake
+from trove_guest_base.testing import backup as fake_backup
+from trove_guest_base.testing import manager as fake
 
 
 class Manager(fake.FakeManager):
@@ -267,7 +267,7 @@ _CONFORMANCE_TEST = '''\
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_guest_base import conformance
 
 

@@ -66,7 +66,7 @@ def _secret():
 
 def _backup(manager, backup_id, **info):
     """create_backup recording what was reported; ``(update, error)``."""
-    from trove_core.testing import helpers
+    from trove_guest_base.testing import helpers
 
     reporter, manager.reporter = (manager.reporter,
                                   helpers.RecordingReporter())

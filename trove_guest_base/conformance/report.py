@@ -83,98 +83,27 @@ import json
 import os
 import pathlib
 
-from trove_core import evidence as _evidence
+from trove_core import report as _format
 
 __all__ = ["ENV_VAR", "SCHEMA", "STATUSES", "ReportCollector", "load",
            "provenance", "validate"]
 
-SCHEMA = 1
-STATUSES = ("pass", "fail", "skip")
+SCHEMA = _format.SCHEMA
+STATUSES = _format.STATUSES
 ENV_VAR = "TROVE_EVIDENCE_DIR"
 NOT_DECLARED = "not declared"
-STRATEGY_KINDS = ("backup", "replication", "cluster")
+STRATEGY_KINDS = _format.STRATEGY_KINDS
 NOT_EXERCISED = "no kit test exercised it in this run"
 NO_TESTS = "no conformance tests for this capability yet"
-# where a run happened: the helper lives in trove_core.evidence (the
-# image builder records it too); these names stay importable from here
-VOTING_VAR = _evidence.VOTING_VAR
-COMMIT_VAR = _evidence.COMMIT_VAR
-_CI_SYSTEMS = _evidence.CI_SYSTEMS
-provenance = _evidence.provenance
+# the format and provenance live in trove_core.report (the evidence
+# check reads them too); these names stay importable from here
+VOTING_VAR = _format.VOTING_VAR
+COMMIT_VAR = _format.COMMIT_VAR
+_CI_SYSTEMS = _format.CI_SYSTEMS
+provenance = _format.provenance
+validate = _format.validate
+load = _format.load
 
-_REQUIRED = (("schema", int), ("datastore", str),
-             ("plugin_distribution", str), ("plugin_version", str),
-             ("core_version", str), ("engine", dict), ("live", bool),
-             ("started", str), ("duration_s", (int, float)),
-             ("capabilities", dict))
-
-
-def _fail(path, reason):
-    from trove_core import exceptions
-
-    return exceptions.BadRequest(
-        "conformance report %s is not usable: %s; run the conformance kit "
-        "again to rewrite it" % (path, reason), reason=reason,
-        path=str(path))
-
-
-def validate(data, path="<report>"):
-    """Check that ``data`` follows schema 1.
-
-    :param data: the parsed document.
-    :param path: where it came from, for the message.
-    :returns: ``data``.
-    :raises BadRequest: naming the first problem.
-    """
-    if not isinstance(data, dict):
-        raise _fail(path, "the document is not a JSON object")
-    if data.get("schema") != SCHEMA:
-        raise _fail(path, "schema is %r; this core reads schema %d"
-                    % (data.get("schema"), SCHEMA))
-    for key, kind in _REQUIRED:
-        if not isinstance(data.get(key), kind) or (
-                kind is int and isinstance(data.get(key), bool)):
-            raise _fail(path, "field %r is missing or has the wrong type"
-                        % key)
-    strategies = data.get("strategies", {})
-    if not isinstance(strategies, dict):
-        raise _fail(path, "'strategies' must be an object")
-    for name, entry in strategies.items():
-        if not isinstance(entry, dict) or entry.get("status") not in \
-                STATUSES or entry.get("kind") not in STRATEGY_KINDS:
-            raise _fail(path, "strategy %r needs a kind in %s and a status "
-                        "in %s" % (name, list(STRATEGY_KINDS),
-                                   list(STATUSES)))
-    where = data.get("provenance", {})
-    if not isinstance(where, dict) or where.get("source", "local") not in (
-            "gate", "local") or not isinstance(where.get("voting", False),
-                                               bool):
-        raise _fail(path, "'provenance' must be an object with a source "
-                    "'gate' or 'local' and a boolean 'voting'")
-    for name, entry in data["capabilities"].items():
-        if not isinstance(entry, dict) or entry.get("status") not in \
-                STATUSES:
-            raise _fail(path, "capability %r needs a status in %s"
-                        % (name, list(STATUSES)))
-        if not isinstance(entry.get("tests", {}), dict):
-            raise _fail(path, "capability %r: 'tests' must be an object"
-                        % name)
-    return data
-
-
-def load(path):
-    """Read and validate a conformance report.
-
-    :param path: the JSON file.
-    :returns: the report as a ``dict`` (schema 1).
-    :raises BadRequest: the file is unreadable, not JSON or not schema 1.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise _fail(path, "%s: %s" % (type(exc).__name__, exc)) from None
-    return validate(data, path)
 
 
 def _now():

@@ -5,7 +5,7 @@ manager about itself alone. A plugin runs all of them with a few lines::
 
     import pytest
 
-    from trove_core import testing
+    from trove_guest_base import testing
     from trove_guest_base import conformance
 
 
@@ -428,7 +428,7 @@ class BackupTests(ConformanceBase):
                                        trove_strategy, request):
         """Data written before the backup is restored; data written after
         it is not."""
-        from trove_core.testing import helpers
+        from trove_guest_base.testing import helpers
 
         strategies.exercise(request, trove_manager, "backup",
                             trove_strategy)
@@ -612,7 +612,7 @@ class SSLTests(ConformanceBase):
         """A sent certificate is served after the restart Trove's
         ``restart_required`` asks for; a rollback restores the state
         before."""
-        from trove_core.testing import certs
+        from trove_guest_base.testing import certs
 
         before = trove_manager.ssl_show()["status"]
         container = certs.make_container("conformance.test")

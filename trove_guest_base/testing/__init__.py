@@ -1,13 +1,16 @@
-"""Test helpers shipped with trove-core, and the fake datastore.
+"""Test helpers shipped with trove-core, and the fake datastore's engine.
 
 The fake datastore (``fake``) is a complete plugin whose "server" is a
-JSON file: descriptor (:mod:`.plugin`), options (:mod:`.options`),
-manager (:mod:`.manager`) and engine (:mod:`.backend`). It is registered
-through real entry points by the test distribution in
-``tests/plugins/trove-ds-fake``, passes the conformance kit, and is the
-worked example of the author guide.
+JSON file: options (:mod:`.options`), manager (:mod:`.manager`), backup
+strategy (:mod:`.backup`) and engine (:mod:`.backend`) live here, because
+the conformance kit and scaffolded plugins build on them; its descriptor
+and image elements are the test distribution's, in
+``tests/plugins/trove-ds-fake`` (package ``trove_ds_fake``), which
+registers it through real entry points. It passes the conformance kit
+and is the worked example of the author guide.
 
-The facade is lazy, like :mod:`trove_core`'s.
+Nothing in the guest runtime imports this package. The facade is lazy,
+like :mod:`trove_core`'s.
 """
 
 from trove_core import lazy
@@ -16,14 +19,14 @@ __all__ = ["FakeManager", "FakeProbe", "FakeServer", "RecordingReporter",
            "Spawner", "make_conf", "make_fake_manager", "make_manager"]
 
 _LAZY = {
-    "FakeManager": "trove_core.testing.manager",
-    "FakeProbe": "trove_core.testing.probe",
-    "FakeServer": "trove_core.testing.backend",
-    "RecordingReporter": "trove_core.testing.helpers",
-    "Spawner": "trove_core.testing.helpers",
-    "make_conf": "trove_core.testing.helpers",
-    "make_fake_manager": "trove_core.testing.helpers",
-    "make_manager": "trove_core.testing.helpers",
+    "FakeManager": "trove_guest_base.testing.manager",
+    "FakeProbe": "trove_guest_base.testing.probe",
+    "FakeServer": "trove_guest_base.testing.backend",
+    "RecordingReporter": "trove_guest_base.testing.helpers",
+    "Spawner": "trove_guest_base.testing.helpers",
+    "make_conf": "trove_guest_base.testing.helpers",
+    "make_fake_manager": "trove_guest_base.testing.helpers",
+    "make_manager": "trove_guest_base.testing.helpers",
 }
 
 

@@ -20,7 +20,7 @@ LOG = logging.getLogger(__name__)
 class FakeCopy(backup.BackupStrategy):
     """Copy the fake server's data file.
 
-    :param manager: the :class:`~trove_core.testing.manager.FakeManager`.
+    :param manager: the :class:`~trove_guest_base.testing.manager.FakeManager`.
     """
 
     name = "fake-copy"

@@ -2,8 +2,9 @@
 benchmark (``bench/fleet.py``) and the broker tests.
 
 :class:`Fleet` gives every guest its own broker user (made in one
-``import_definitions`` by :meth:`~trove_core.security.broker.Rabbitmqctl.
-create_many`, limited to the guest's own queues), writes its two config
+``import_definitions`` by
+:meth:`~trove_core.tools.credentials.broker.Rabbitmqctl.create_many`,
+limited to the guest's own queues), writes its two config
 files (the fake datastore by default) and starts the processes;
 :class:`Conductor` stands in for Trove's conductor and records the
 heartbeats it takes, with the time it took them.
@@ -141,7 +142,7 @@ class FleetGuest:
 class Fleet:
     """``size`` guests, each with its own broker user.
 
-    :param ctl: a :class:`~trove_core.security.broker.Rabbitmqctl` for
+    :param ctl: a :class:`~trove_core.tools.credentials.broker.Rabbitmqctl` for
         the broker (or one node of the cluster).
     :param url_for: called with ``(username, password)``; returns the
         transport URL the guests use (one host, or every cluster node).
@@ -156,7 +157,7 @@ class Fleet:
     def __init__(self, ctl, url_for, directory, size,
                  conductor_topic="fleet-conductor", default=None,
                  sections=None, prefix="fleet"):
-        from trove_core.security import broker
+        from trove_core.tools.credentials import broker
 
         self.ctl = ctl
         self.conductor_topic = conductor_topic
@@ -340,7 +341,7 @@ def failover_drill(directory, guests=3, rounds=40, interval=0.1,
                    kill_after=0.3, timeout=180):
     """Kill -9 one node of a 3-node cluster while casts flow to guests.
 
-    Starts a :class:`~trove_core.testing.rabbitmq.RabbitCluster`, a
+    Starts a :class:`~trove_guest_base.testing.rabbitmq.RabbitCluster`, a
     fleet whose guests name all three nodes (guest ``i`` the node
     ``i % 3`` first, so they spread) with quorum queues and a 1 s
     ``report_interval``; prepares them; then casts ``create_database``
@@ -357,7 +358,7 @@ def failover_drill(directory, guests=3, rounds=40, interval=0.1,
 
     from trove_core import client as client_mod
     from trove_core import models
-    from trove_core.testing import rabbitmq
+    from trove_guest_base.testing import rabbitmq
 
     directory = os.fspath(directory)
     figures = {"guests": guests, "rounds": rounds}

@@ -190,8 +190,8 @@ def make_fake_manager(directory, backup_root=None, reporter=None,
     """
     from oslo_config import cfg
 
-    from trove_core.testing import manager
-    from trove_core.testing import options
+    from trove_guest_base.testing import manager
+    from trove_guest_base.testing import options
 
     directory = os.fspath(directory)
     conf = cfg.ConfigOpts()

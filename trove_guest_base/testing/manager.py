@@ -1,5 +1,5 @@
 """The fake datastore's guest manager: every capability it can honestly
-implement on top of :mod:`trove_core.testing.backend`.
+implement on top of :mod:`trove_guest_base.testing.backend`.
 
 It is written the way a real plugin's manager is: it talks to its server
 through the server's own client as an internal admin account whose
@@ -22,7 +22,7 @@ from trove_core import exceptions
 from trove_core import manager
 from trove_core import models
 from trove_core.status import ServiceStatus
-from trove_core.testing import backend
+from trove_guest_base.testing import backend
 from trove_guest_base import backup as backup_mod
 
 __all__ = ["FakeManager", "Manager"]
@@ -54,7 +54,7 @@ class FakeManager(backup_mod.BackupOperations,
 
     @property
     def server(self):
-        """The :class:`~trove_core.testing.backend.FakeServer` managed."""
+        """The :class:`~.backend.FakeServer` managed."""
         return backend.FakeServer(self.options.mount_point)
 
     def _admin(self, database=None):

@@ -3,7 +3,7 @@
 from oslo_config import cfg
 
 from trove_core import options
-from trove_core.testing import backend
+from trove_guest_base.testing import backend
 
 GROUP = cfg.OptGroup("fake", title="Fake datastore",
                      help="Options of the in-memory fake datastore used by "

@@ -1,13 +1,13 @@
 """The conformance probe of the fake datastore.
 
-It checks effects through :class:`~trove_core.testing.backend.FakeClient`
+It checks effects through :class:`~trove_guest_base.testing.backend.FakeClient`
 (the fake server's own client), logging in as the accounts under test.
 For markers and configuration it uses the admin credential the manager
 stored, as an operator would; it never calls the manager's operations.
 """
 
 from trove_core import exceptions
-from trove_core.testing import backend
+from trove_guest_base.testing import backend
 from trove_guest_base.conformance.probe import Probe
 
 __all__ = ["FakeProbe"]

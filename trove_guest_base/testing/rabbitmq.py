@@ -280,9 +280,9 @@ class RabbitNode:
         return proc.stdout
 
     def rabbitmqctl(self, timeout=60):
-        """A :class:`trove_core.security.broker.Rabbitmqctl` bound to
+        """A :class:`trove_core.tools.credentials.broker.Rabbitmqctl` bound to
         this node (what ``trove-guest-credentials`` uses)."""
-        from trove_core.security import broker
+        from trove_core.tools.credentials import broker
 
         return broker.Rabbitmqctl(node=self.name, binary=_ctl_binary(),
                                   timeout=timeout, env=self.env())

@@ -81,7 +81,7 @@ def live_target(environ=None):
 def spawner_options(cassandra):
     """Return a function giving the guest option overrides of a test
     node living in a directory (for
-    :class:`trove_core.testing.Spawner`).
+    :class:`trove_guest_base.testing.Spawner`).
 
     :param cassandra: the launcher; nodetool is looked up beside it,
         then on ``PATH``.

@@ -62,7 +62,7 @@ def _tool(name, mongod):
 def spawner_options(mongod):
     """Return a function giving the guest option overrides of a test
     server living in a directory (for
-    :class:`trove_core.testing.Spawner`).
+    :class:`trove_guest_base.testing.Spawner`).
 
     :param mongod: the mongod binary; mongodump and mongorestore are
         looked up beside it, then on ``PATH``.

@@ -10,7 +10,7 @@ from oslo_config import cfg
 from trove_ds_redis import manager as manager_mod
 from trove_ds_redis import options
 from trove_ds_redis import testing
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 
 
 class RecordingReporter:

@@ -46,7 +46,7 @@ def cluster_port(host="127.0.0.1"):
 
 def spawner_options(where):
     """Guest option overrides for a test server living in ``where``
-    (for :class:`trove_core.testing.Spawner`); its port leaves the
+    (for :class:`trove_guest_base.testing.Spawner`); its port leaves the
     cluster bus port free, so any spawned server can be a member."""
     return {"port": cluster_port(), "bind_address": "127.0.0.1",
             "config_file": "%s/etc/redis.conf" % where,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_ds_postgresql.testing import PostgresProbe
 from trove_guest_base import conformance
 

@@ -23,7 +23,7 @@ import logging
 import sys
 
 from trove_core import exceptions
-from trove_core.cli import output
+from trove_core.tools.cli import output
 
 __all__ = ["EXIT_CHECK_FAILED", "EXIT_CODES", "EXIT_OK", "EXIT_PLUGIN",
            "EXIT_USAGE", "build_parser", "main"]
@@ -100,7 +100,7 @@ def _emit(result, args, stream):
 
 
 def _cmd_list(args, stream):
-    from trove_core.cli import views
+    from trove_core.tools.cli import views
 
     result = views.list_plugins(_records(), _policy(args), args.evidence)
     _emit(result, args, stream)
@@ -108,7 +108,7 @@ def _cmd_list(args, stream):
 
 
 def _cmd_show(args, stream):
-    from trove_core.cli import views
+    from trove_core.tools.cli import views
 
     records = _records()
     matches = [r for r in records if r.name == args.name]
@@ -126,14 +126,14 @@ def _cmd_show(args, stream):
 
 
 def _cmd_matrix(args, stream):
-    from trove_core.cli import views
+    from trove_core.tools.cli import views
 
     _emit(views.matrix(_records()), args, stream)
     return EXIT_OK
 
 
 def _cmd_check(args, stream):
-    from trove_core.cli import views
+    from trove_core.tools.cli import views
 
     records = _records()
     if args.all:

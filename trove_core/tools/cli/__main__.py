@@ -1,7 +1,7 @@
-"""Run the operator CLI as ``python -m trove_core.cli``."""
+"""Run the operator CLI as ``python -m trove_core.tools.cli``."""
 
 import sys
 
-from trove_core.cli import main
+from trove_core.tools.cli import main
 
 sys.exit(main())

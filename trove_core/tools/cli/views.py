@@ -1,16 +1,16 @@
 """What each command shows, built from discovery records.
 
 These functions read descriptors and evidence and return
-:class:`~trove_core.cli.output.Result` objects; they never print. Only
+:class:`~trove_core.tools.cli.output.Result` objects; they never print. Only
 :func:`check` imports managers, and only through
-:func:`trove_core.evidence.evaluate`.
+:func:`trove_core.tools.evidence.evaluate`.
 """
 
 import logging
 import os
 
 from trove_core import tiers
-from trove_core.cli import output
+from trove_core.tools.cli import output
 
 __all__ = ["check", "list_plugins", "matrix", "show"]
 
@@ -58,7 +58,7 @@ def _strategy_line(strategy):
 
 
 def _verified(record, evidence_dir, load_manager=False):
-    from trove_core import evidence
+    from trove_core.tools import evidence
 
     if not record.ok:
         return None, None
@@ -81,9 +81,9 @@ def list_plugins(records, policy, evidence_dir=None):
     :param records: :class:`~trove_core.discovery.PluginRecord` objects.
     :param policy: the :class:`~trove_core.tiers.TierPolicy` in force.
     :param evidence_dir: where conformance reports are read.
-    :returns: a :class:`~trove_core.cli.output.Result`.
+    :returns: a :class:`~trove_core.tools.cli.output.Result`.
     """
-    from trove_core import evidence
+    from trove_core.tools import evidence
 
     evidence_dir = evidence.evidence_dir(evidence_dir)
     data, rows = [], []
@@ -145,7 +145,7 @@ def show(record, policy, evidence_dir=None):
     :param record: its :class:`~trove_core.discovery.PluginRecord`.
     :param policy: the :class:`~trove_core.tiers.TierPolicy` in force.
     :param evidence_dir: where conformance reports are read.
-    :returns: a :class:`~trove_core.cli.output.Result` with ``field`` and
+    :returns: a :class:`~trove_core.tools.cli.output.Result` with ``field`` and
         ``value`` columns.
     """
     from trove_core import discovery
@@ -208,7 +208,7 @@ def matrix(records):
 
     :param records: :class:`~trove_core.discovery.PluginRecord` objects;
         unusable ones are left out.
-    :returns: a :class:`~trove_core.cli.output.Result`; ``data`` maps a
+    :returns: a :class:`~trove_core.tools.cli.output.Result`; ``data`` maps a
         datastore to ``{capability: bool, ..., "topologies": [...]}``
         (``single`` first, then each cluster topology as ``{"name",
         "tier"}``).
@@ -248,7 +248,7 @@ def check(records, evidence_dir=None):
         declared tier the evidence does not support has ``supported``
         false. Strategy rows are named ``<datastore>/<strategy>``.
     """
-    from trove_core import evidence
+    from trove_core.tools import evidence
 
     evaluations = [evidence.evaluate(rec, evidence_dir, load_manager=True)
                    for rec in records]

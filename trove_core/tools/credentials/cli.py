@@ -9,11 +9,11 @@
         [--max-length N] [--vhost VHOST] [--node NODE]
 
 ``create`` adds the RabbitMQ user ``trove-guest-<id>`` limited to the
-guest's own queues (see :mod:`trove_core.security.broker`) and prints the
-guest's ``transport_url`` on stdout, or writes it to a 0600 file. The
-password is generated with :mod:`secrets` unless given through a file or
-stdin; it never appears on a command line or in a log. Run it as root (or
-the rabbitmq user) on a broker node.
+guest's own queues (see :mod:`trove_core.tools.credentials.broker`) and
+prints the guest's ``transport_url`` on stdout, or writes it to a 0600
+file. The password is generated with :mod:`secrets` unless given
+through a file or stdin; it never appears on a command line or in a
+log. Run it as root (or the rabbitmq user) on a broker node.
 
 ``expire-queues`` sets the operator policy that deletes the queues of
 guests gone for good (unused for ``--after`` seconds, one day by
@@ -28,7 +28,7 @@ import stat
 import sys
 
 from trove_core import exceptions
-from trove_core.security import broker
+from trove_core.tools.credentials import broker
 from trove_core.security import keys
 
 __all__ = ["build_parser", "main"]

@@ -11,13 +11,13 @@ import importlib
 
 __all__ = ["build", "main", "verify"]
 
-_LAZY = {"build": "trove_core.image.build",
-         "verify": "trove_core.image.verify"}
+_LAZY = {"build": "trove_core.tools.image.build",
+         "verify": "trove_core.tools.image.verify"}
 
 
 def main(argv=None):
     """Console script ``trove-guest-image``; see :mod:`.cli`."""
-    from trove_core.image import cli
+    from trove_core.tools.image import cli
 
     return cli.main(argv)
 
@@ -25,5 +25,5 @@ def main(argv=None):
 def __getattr__(name):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError("module 'trove_core.image' has no attribute %r"
+    raise AttributeError("module 'trove_core.tools.image' has no attribute %r"
                          % name)

@@ -22,10 +22,10 @@ import shutil
 import sys
 import tempfile
 
-from trove_core.image import errors
-from trove_core.image import render
-from trove_core.image import target as target_mod
-from trove_core.image import wheels
+from trove_core.tools.image import errors
+from trove_core.tools.image import render
+from trove_core.tools.image import target as target_mod
+from trove_core.tools.image import wheels
 
 __all__ = ["Progress", "build", "BUNDLE_FORMAT"]
 
@@ -140,7 +140,7 @@ def build(datastore, output, os_id=None, sources=None, prebuilt=(),
     :param output: the bundle directory (created; must be empty unless
         ``force`` replaces an older bundle).
     :param os_id: the target OS id; default: see
-        :func:`~trove_core.image.target.default_os`.
+        :func:`~trove_core.tools.image.target.default_os`.
     :param sources: ``{distribution: source dir}`` overriding where
         trove-core or the plugin is built from.
     :param prebuilt: wheel paths of trove-core or the plugin to use as

@@ -160,7 +160,7 @@ def _control_plane_parsers(sub):
 
 
 def _control_plane(args):
-    from trove_core.image import register
+    from trove_core.tools.image import register
 
     if args.command == "register":
         if args.upload and args.dry_run:
@@ -202,7 +202,7 @@ def _control_plane(args):
 
 
 def _quiet_progress():
-    from trove_core.image import build
+    from trove_core.tools.image import build
 
     return build.Progress(4, stream=sys.stderr)
 
@@ -248,7 +248,7 @@ def main(argv=None):
                         "%(message)s")
     try:
         if args.command == "build":
-            from trove_core.image import build
+            from trove_core.tools.image import build
 
             steps = 6 + (4 if args.verify else 0)
             if args.rootfs:
@@ -259,14 +259,14 @@ def main(argv=None):
                         force=args.force, progress=progress,
                         core_extras=("secure",) if args.secure else ())
             if args.verify:
-                from trove_core.image import verify
+                from trove_core.tools.image import verify
 
                 report = verify.verify(args.output, progress=progress)
                 _print_report(report, False)
             if args.rootfs:
-                from trove_core.image import rootfs
+                from trove_core.tools.image import rootfs
 
-                from trove_core import evidence
+                from trove_core.tools import evidence
 
                 rootfs.build_rootfs(args.output, args.rootfs,
                                     mirror=args.mirror, progress=progress,
@@ -283,8 +283,8 @@ def main(argv=None):
         elif args.command in ("register", "activate", "deactivate"):
             _control_plane(args)
         else:
-            from trove_core.image import build
-            from trove_core.image import verify
+            from trove_core.tools.image import build
+            from trove_core.tools.image import verify
 
             progress = build.Progress(
                 4, stream=sys.stderr if args.json else None)

@@ -24,7 +24,7 @@ import shlex
 import shutil
 import subprocess
 
-from trove_core.image import errors
+from trove_core.tools.image import errors
 
 __all__ = ["RegistrationError", "Trove", "activate", "check_bundle",
            "deactivate", "register", "upload_image"]
@@ -272,7 +272,7 @@ def check_bundle(bundle, full=True, progress=None):
 
     Always: ``bundle.json`` is readable and every wheel it lists is in
     ``wheelhouse/`` with a sha256 the lock file pins. With ``full``, also
-    :func:`~trove_core.image.verify.verify` (offline install and
+    :func:`~trove_core.tools.image.verify.verify` (offline install and
     self-check in a clean virtualenv).
 
     :returns: the manifest.
@@ -304,7 +304,7 @@ def check_bundle(bundle, full=True, progress=None):
             "trove-guest-image build --force" % (
                 "; ".join(bad) or "it lists no wheels"))
     if full:
-        from trove_core.image import verify
+        from trove_core.tools.image import verify
 
         verify.verify(bundle, progress=progress)
     return manifest
@@ -363,7 +363,7 @@ def parameter_rules(bundle, manifest):
     """
     import zipfile
 
-    from trove_core.image import wheels
+    from trove_core.tools.image import wheels
 
     name = manifest["distribution"]
     package = name.replace("-", "_")

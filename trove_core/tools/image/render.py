@@ -12,8 +12,8 @@ import shlex
 import subprocess
 import sys
 
-from trove_core.image import errors
-from trove_core.image import target as target_mod
+from trove_core.tools.image import errors
+from trove_core.tools.image import target as target_mod
 
 __all__ = ["VENV", "core_hooks", "generate_sample_config",
            "write_bundle_files"]
@@ -214,7 +214,7 @@ def _env_file(env):
 def write_bundle_files(target, out):
     """Write hooks, unit, Containerfile and the diskimage-builder element.
 
-    :param target: the :class:`~trove_core.image.target.Target`.
+    :param target: the :class:`~trove_core.tools.image.target.Target`.
     :param out: the bundle directory (the wheelhouse is written apart).
     :returns: the relative paths written, sorted.
     """

@@ -19,13 +19,14 @@ import pathlib
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import uuid
 
-from trove_core.image import errors
-from trove_core.image import render
+from trove_core.tools.image import errors
+from trove_core.tools.image import render
 
 __all__ = ["MIRRORS", "build_rootfs", "host_mirror", "image_record",
            "smoke_test"]
@@ -192,7 +193,7 @@ def image_record(bundle, manifest, log_text, code, reason="",
     :param reason: why the build failed after the hooks, or ``""``.
     :param started: when the build started (UTC, ISO 8601).
     :returns: a ``dict`` for
-        :func:`trove_core.evidence.write_image_record`.
+        :func:`trove_core.tools.evidence.write_image_record`.
     """
     bundle = pathlib.Path(bundle)
     exits = {hook: int(rc) for hook, rc in _HOOK_EXIT.findall(log_text)}
@@ -243,7 +244,7 @@ def _record(evidence, bundle, manifest, log_path, code, reason, started):
     """Write the image record when an evidence directory is given."""
     if evidence is None:
         return None
-    from trove_core import evidence as evidence_mod
+    from trove_core.tools import evidence as evidence_mod
 
     text = pathlib.Path(log_path).read_text(errors="replace")
     return evidence_mod.write_image_record(
@@ -258,7 +259,7 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None,
     :param bundle: the bundle directory.
     :param root: an empty or missing directory.
     :param mirror: the package mirror (default: :data:`MIRRORS`).
-    :param progress: a :class:`~trove_core.image.build.Progress`.
+    :param progress: a :class:`~trove_core.tools.image.build.Progress`.
     :param cache_dir: keep debootstrap's packages here as a tarball
         (``--make-tarball``) and build from it (``--unpack-tarball``), and
         the OS packages the hooks install (bind-mounted as the tree's APT
@@ -271,7 +272,7 @@ def build_rootfs(bundle, root, mirror=None, progress=None, cache_dir=None,
     :raises ImageBuildError: not root, a tool is missing, ``root`` is not
         empty, or a step failed (the message names the log).
     """
-    from trove_core.image.build import Progress
+    from trove_core.tools.image.build import Progress
 
     progress = progress or Progress(3)
     bundle = pathlib.Path(bundle).resolve()
@@ -358,12 +359,17 @@ def _write_hosts(root):
                          "ip6-localhost ip6-loopback\n")
 
 
+def _free_port():
+    """A TCP port nothing on this host listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def _smoke_options(name):
     """Options of the plugin's group for a guest in a chroot: a free port
     (the host may run the same datastore) and, when the plugin offers
     it, the ``child`` runner (there is no systemd in a chroot)."""
-    from trove_guest_base import net
-
     found = {}
     for ep in importlib.metadata.entry_points(group="oslo.config.opts"):
         if ep.name == "trove.datastore.%s.guest" % name:
@@ -371,7 +377,7 @@ def _smoke_options(name):
                 found.update((opt.dest, opt) for opt in opts)
     chosen = {}
     if "port" in found:
-        chosen["port"] = str(net.free_port())
+        chosen["port"] = str(_free_port())
     runner = found.get("runner")
     choices = getattr(getattr(runner, "type", None), "choices", None) or {}
     if runner is not None and "child" in choices:
@@ -408,7 +414,7 @@ def smoke_test(root, datastore, transport_url, timeout=300, progress=None):
     from trove_core import client as client_mod
     from trove_core import rpc
     from trove_core import status as status_mod
-    from trove_core.image.build import Progress
+    from trove_core.tools.image.build import Progress
 
     progress = progress or Progress(3)
     root = pathlib.Path(root).resolve()

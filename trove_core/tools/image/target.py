@@ -12,7 +12,7 @@ import importlib.resources
 import re
 
 from trove_core import discovery
-from trove_core.image import errors
+from trove_core.tools.image import errors
 
 __all__ = ["Elements", "PHASES", "Target", "TargetOS", "known_os",
            "resolve"]

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from trove_core.image import errors
+from trove_core.tools.image import errors
 
 __all__ = ["FOREIGN_DRIVERS", "create_venv", "footprint", "pip_install",
            "verify"]
@@ -70,7 +70,7 @@ def interpreter(version, full=None, bundle=""):
 
     :raises VerificationFailed: none is found.
     """
-    from trove_core.image import wheels
+    from trove_core.tools.image import wheels
 
     found, _exact = wheels.find_interpreter(full or version, version)
     if found:
@@ -168,12 +168,12 @@ def verify(bundle, venv_dir=None, progress=None):
     :param bundle: the bundle directory.
     :param venv_dir: where to create the virtualenv (kept); default: a
         temporary directory removed afterwards.
-    :param progress: a :class:`~trove_core.image.build.Progress`.
+    :param progress: a :class:`~trove_core.tools.image.build.Progress`.
     :returns: the verification report (``footprint``, ``selfcheck``,
         ``import_ms``...).
     :raises VerificationFailed: naming every check that failed.
     """
-    from trove_core.image.build import Progress
+    from trove_core.tools.image.build import Progress
 
     progress = progress or Progress(4)
     bundle = pathlib.Path(bundle)

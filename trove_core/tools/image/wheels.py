@@ -25,7 +25,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-from trove_core.image import errors
+from trove_core.tools.image import errors
 
 __all__ = ["build_project_wheel", "build_wheelhouse", "can_build_here",
            "find_interpreter", "find_source", "lock_lines",
@@ -368,7 +368,7 @@ def build_wheelhouse(requirements, wheelhouse, target_os, datastore,
     :param requirements: pip requirement strings (local wheel paths with
         extras, e.g. ``/tmp/x.whl[guest]``).
     :param wheelhouse: the output directory.
-    :param target_os: the :class:`~trove_core.image.target.TargetOS`.
+    :param target_os: the :class:`~trove_core.tools.image.target.TargetOS`.
     :param datastore: for messages.
     :param find_links: extra local wheel directories pip may use.
     :returns: ``(wheel paths sorted, the Python version resolved for)``.

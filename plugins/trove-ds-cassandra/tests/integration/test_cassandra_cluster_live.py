@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_ds_cassandra import testing
 
 pytestmark = [pytest.mark.cassandra, pytest.mark.slow]

@@ -7,7 +7,7 @@ import pytest
 
 
 def _make(directory, **overrides):
-    from trove_core.testing import helpers
+    from trove_guest_base.testing import helpers
 
     directory.mkdir(parents=True, exist_ok=True)
     values = dict(

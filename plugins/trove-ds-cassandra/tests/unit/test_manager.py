@@ -179,7 +179,7 @@ class TestStartFailure:
                                               tmp_path):
         """do_start fails without waiting start_timeout, naming the
         port and quoting what the launcher printed."""
-        from trove_core.testing import helpers
+        from trove_guest_base.testing import helpers
 
         binary = helpers.failing_server(
             tmp_path / "cassandra", "Error: Port already in use: 17199; "

@@ -8,7 +8,7 @@ only when a server was really there.
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_ds_mongodb import testing as mongo_testing
 from trove_guest_base import conformance
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_ds_mongodb import testing
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.slow]

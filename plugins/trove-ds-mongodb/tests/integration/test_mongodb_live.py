@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from trove_core import models
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_ds_mongodb import admin
 from trove_ds_mongodb import testing
 

@@ -10,7 +10,7 @@ import pytest
 def mongo_manager(tmp_path):
     """An unprepared MongoDB manager living in ``tmp_path`` (child runner,
     every path inside the temporary directory)."""
-    from trove_core.testing import helpers
+    from trove_guest_base.testing import helpers
 
     return helpers.make_manager(
         "mongodb", tmp_path, runner="child",

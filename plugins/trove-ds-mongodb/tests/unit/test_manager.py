@@ -226,7 +226,7 @@ class TestStartFailure:
     def test_fails_at_once_quoting_its_output(self, tmp_path):
         """do_start fails without waiting start_timeout, naming the
         port and quoting what mongod printed."""
-        from trove_core.testing import helpers
+        from trove_guest_base.testing import helpers
 
         binary = helpers.failing_server(
             tmp_path / "mongod", "ERROR: listen(): bind() failed :: "

@@ -3,7 +3,7 @@ servers started through the plugin's own prepare."""
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_ds_mysql import testing as mysql_testing
 from trove_guest_base import conformance
 

@@ -9,7 +9,7 @@ import pytest
 
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 from trove_guest_base import net
 
 pytestmark = pytest.mark.mariadb

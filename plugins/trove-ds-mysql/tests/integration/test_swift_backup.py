@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from trove_core.status import ServiceStatus
-from trove_core.testing import swift as swift_testing
+from trove_guest_base.testing import swift as swift_testing
 from trove_guest_base.backup import swift as swift_mod
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.swift, pytest.mark.slow]

@@ -6,7 +6,7 @@ import pytest
 
 from trove_core import exceptions
 from trove_core.status import ServiceStatus
-from trove_core.testing import certs
+from trove_guest_base.testing import certs
 
 pytestmark = pytest.mark.mariadb
 

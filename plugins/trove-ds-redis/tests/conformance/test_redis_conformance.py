@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from trove_core import testing
+from trove_guest_base import testing
 from trove_ds_redis import testing as redis_testing
 from trove_guest_base import conformance
 from trove_guest_base.conformance import fixtures

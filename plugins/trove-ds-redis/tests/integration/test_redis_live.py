@@ -16,7 +16,7 @@ from redis.retry import Retry
 from trove_core import exceptions
 from trove_core import models
 from trove_core.status import ServiceStatus
-from trove_core.testing import helpers
+from trove_guest_base.testing import helpers
 
 pytestmark = pytest.mark.redis
 
