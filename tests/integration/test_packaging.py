@@ -83,6 +83,22 @@ class TestWheels:
             shipped = set(archive.namelist())
         assert data - shipped == set()
 
+    def test_fake_is_a_plugin_of_its_own(self, wheels, tmp_path):
+        """trove-ds-fake ships the fake's descriptor and elements;
+        trove-core's wheel holds no plugin and no image elements."""
+        pip("wheel", "--no-deps", "-q", "-w", str(tmp_path),
+            str(ROOT / "tests" / "plugins" / "trove-ds-fake"))
+        (fake,) = tmp_path.glob("trove_ds_fake-*.whl")
+        with zipfile.ZipFile(fake) as archive:
+            names = set(archive.namelist())
+        assert {"trove_ds_fake/plugin.py",
+                "trove_ds_fake/elements/install.d/60-trove-fake"} <= names
+        with zipfile.ZipFile(wheels["trove-core"]) as archive:
+            core = archive.namelist()
+        assert not [n for n in core if n.startswith("trove_ds_")
+                    or "/elements/" in n]
+        assert "trove_guest_base/testing/data/validation-rules.json" in core
+
     def test_builds_outside_git_with_pbr_version(self, tmp_path):
         """Outside a git checkout, PBR_VERSION gives the version."""
         copy = tmp_path / "trove-ds-redis"
