@@ -87,9 +87,8 @@ def core_wheel(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fake_wheel(tmp_path_factory):
-    """The wheel of tests/plugins/trove-ds-fake, the distribution that
-    registers trove-core's fake datastore (its code and elements are in
-    trove-core's wheel)."""
+    """The wheel of tests/plugins/trove-ds-fake: the fake datastore's
+    descriptor and elements (its engine is in trove-core's wheel)."""
     source = pathlib.Path(__file__).resolve().parents[1] / "plugins" / \
         "trove-ds-fake"
     dest = tmp_path_factory.mktemp("fake")
