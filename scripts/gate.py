@@ -35,6 +35,7 @@ CONTRACT = (
     "tests/unit/test_descriptor.py",
     "tests/unit/test_discovery.py",
     "tests/unit/test_evidence.py",
+    "tests/unit/test_layering.py",
     "tests/integration/test_cli_evidence.py",
 )
 #: the datastore the contract tests exercise

@@ -1,5 +1,10 @@
 """trove-core: contracts for datastore guest-agent plugins.
 
+This package is the contract the guest runtime (``trove_guest_base``)
+and the plugins build on; it imports neither. The tools people run (the
+operator CLI, the image builder, evidence, the scaffold, broker
+credentials) are in :mod:`trove_core.tools`, which no guest imports.
+
 The facade below is lazy: importing ``trove_core`` (which every plugin's
 descriptor does) loads nothing until a name is used, so listing plugins
 stays cheap.

@@ -1,4 +1,8 @@
-"""File helpers: atomic writes with owner and mode, secret files."""
+"""File helpers: atomic writes with owner and mode, secret files.
+
+The base manager keeps its state and secrets with them; plugins reach
+them as :mod:`trove_guest_base.files`.
+"""
 
 import contextlib
 import os
