@@ -16,7 +16,7 @@ What an entry is keyed on (all must be equal for a hit):
   inode), the ``mtime_ns`` and size of its ``RECORD`` and ``METADATA``
   (any reinstall or upgrade rewrites both), and the ``mtime_ns`` and
   size of the descriptor module's source files;
-* the file as a whole: the cache schema, trove-core's version and the
+* the file as a whole: the cache schema, trove-core's location and the
   ``mtime_ns`` and size of the core modules that validate descriptors,
   the plugin API version, and the exact Python version.
 
@@ -50,6 +50,7 @@ them over every entry point after loading, whether from the cache or
 not.
 """
 
+import functools
 import hashlib
 import importlib
 import itertools
@@ -66,19 +67,21 @@ from trove_core import descriptor as descriptor_mod
 from trove_core import exceptions
 
 __all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "cache_dir",
-           "enabled"]
+           "core_fingerprint", "enabled", "file_stat",
+           "is_editable"]
 
 LOG = logging.getLogger(__name__)
 
 #: bumped whenever the file layout or the key changes
-SCHEMA = 1
+SCHEMA = 2
 
 #: ``TROVE_PLUGIN_CACHE=0`` (or ``false``, ``no``, ``off``) disables it
 ENV_SWITCH = "TROVE_PLUGIN_CACHE"
 
 #: the core modules whose code decides whether a descriptor is valid
-_CORE_MODULES = ("capabilities", "descriptor", "discovery", "exceptions",
-                 "plugincache", "tiers")
+_CORE_MODULES = ("capabilities", "descriptor", "descriptordata",
+                 "discovery", "exceptions", "pluginindex", "plugincache",
+                 "tiers")
 
 
 def enabled(environ=None):
@@ -107,7 +110,7 @@ def cache_dir(environ=None):
     return pathlib.Path(base) / "trove-core"
 
 
-def _stat(path):
+def file_stat(path):
     """``[mtime_ns, size]`` of ``path``, or ``None`` when absent."""
     try:
         st = os.stat(path)
@@ -116,25 +119,26 @@ def _stat(path):
     return [st.st_mtime_ns, st.st_size]
 
 
-def _core_fingerprint():
+@functools.cache
+def core_fingerprint():
     """What, in the core and the interpreter, decides an import's
-    outcome."""
-    import importlib.metadata
+    outcome (computed once per process).
 
-    try:
-        version = importlib.metadata.version("trove-core")
-    except importlib.metadata.PackageNotFoundError:
-        version = None
+    The core is known by where it is and the ``mtime_ns`` and size of
+    its validating modules (an install or upgrade rewrites them), not by
+    its distribution's version: finding that would walk every installed
+    distribution.
+    """
     here = pathlib.Path(__file__).resolve().parent
-    return {"schema": SCHEMA, "trove_core": version,
-            "core_files": {m: _stat(here / (m + ".py"))
-                           for m in _CORE_MODULES},
+    return {"schema": SCHEMA, "trove_core": str(here),
+            "core_files": {m: file_stat(here / (m + ".py"))
+                           for m in _CORE_MODULES + ("__init__",)},
             "plugin_api": list(descriptor_mod.PLUGIN_API_VERSION),
             "python": [sys.implementation.name, sys.version,
                        sys.implementation.cache_tag]}
 
 
-def _editable(info):
+def is_editable(info):
     """Whether the dist-info directory ``info`` is an editable install.
 
     An unreadable or malformed ``direct_url.json`` counts as editable:
@@ -161,11 +165,11 @@ def _sources(root, module):
     leaf = root
     for part in module.split("."):
         if leaf is not root:
-            found.append(_stat(leaf + os.sep + "__init__.py"))
+            found.append(file_stat(leaf + os.sep + "__init__.py"))
         leaf = leaf + os.sep + part
-    plain = _stat(leaf + ".py")
+    plain = file_stat(leaf + ".py")
     found.append(plain if plain is not None
-                 else _stat(leaf + os.sep + "__init__.py"))
+                 else file_stat(leaf + os.sep + "__init__.py"))
     return found
 
 
@@ -236,7 +240,7 @@ class DescriptorCache:
         """Read the file on first use: an environment of editable
         installs only never pays for it."""
         if self._old is None:
-            self._header = _core_fingerprint()
+            self._header = core_fingerprint()
             self._old = self._read()
 
     @classmethod
@@ -300,11 +304,11 @@ class DescriptorCache:
             st = os.stat(info)
         except OSError:
             return None
-        record = _stat(info + os.sep + "RECORD")
-        if record is None or _editable(info):
+        record = file_stat(info + os.sep + "RECORD")
+        if record is None or is_editable(info):
             return None
         key = [st.st_dev, st.st_ino, record,
-               _stat(info + os.sep + "METADATA"),
+               file_stat(info + os.sep + "METADATA"),
                _sources(os.path.dirname(info), ep.module)]
         return slot, key
 
@@ -418,8 +422,8 @@ class DescriptorCache:
             return
         for name in names:
             if name == self.path.name or not (
-                    name.startswith("descriptors-") and name.endswith(
-                        ".json")):
+                    name.startswith(("descriptors-", "index-"))
+                    and name.endswith(".json")):
                 continue
             path = directory / name
             try:
