@@ -130,6 +130,23 @@ def _section(text, group):
     return pairs
 
 
+def _read(dist, name):
+    """``dist.read_text(name)``, without its ``pathlib`` overhead for a
+    distribution in a directory (a third of a 500-plugin scan).
+
+    :returns: the text, or ``None`` when the file is absent.
+    """
+    path = getattr(dist, "_path", None)
+    if type(path) is not pathlib.PosixPath:
+        return dist.read_text(name)
+    try:
+        with open("%s/%s" % (path, name), encoding="utf-8") as fp:
+            return fp.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+            PermissionError):
+        return None
+
+
 def _entries(group):
     """The group's entry points, each once, with their distributions.
 
@@ -150,7 +167,7 @@ def _entries(group):
         if name in names:
             continue
         names.add(name)
-        text = dist.read_text("entry_points.txt")
+        text = _read(dist, "entry_points.txt")
         if not text or header not in text:
             continue
         for ep_name, value in _section(text, group):
@@ -166,7 +183,7 @@ def _owner(dist, parsed):
     if dist is None:
         return ("unknown", "")
     if id(dist) not in parsed:
-        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+        text = _read(dist, "METADATA") or _read(dist, "PKG-INFO")
         found = {}
         for line in (text or "").split("\n"):
             if not line.strip():
@@ -192,7 +209,7 @@ def _wheel_record(dist, records):
         text = None
         if isinstance(path, pathlib.Path) and info.endswith(
                 ".dist-info") and not plugincache.is_editable(info):
-            text = dist.read_text("RECORD")
+            text = _read(dist, "RECORD")
         records[info] = text
     return records[info]
 
@@ -212,7 +229,7 @@ def _data_file(ep, dist, records):
     for is_package in (False, True):
         rel = descriptordata.relative_path(ep.module, is_package)
         if record.startswith(rel + ",") or ("\n%s," % rel) in record:
-            return str(dist.locate_file(rel))
+            return os.path.join(os.path.dirname(str(dist._path)), rel)
     return None
 
 

@@ -150,7 +150,7 @@ class ListingIndex:
         fingerprint = self._fingerprint()
         now = time.time_ns()
         racy = RACY_SECONDS * 1e9
-        if any(s is not None and now - max(s[2], s[3]) < racy
+        if any(s is not None and now - s[2] < racy
                for s in fingerprint["dirs"]) or any(
                 s is not None and now - s[0] < racy
                 for s in self._files.values()):

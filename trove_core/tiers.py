@@ -60,6 +60,8 @@ def parse_tier(value):
     :raises InvalidTier: the name is not a known tier; the message lists
         the valid ones.
     """
+    if type(value) is str and value in _ALIASES:  # the usual spelling
+        return _ALIASES[value]
     if isinstance(value, Tier):
         return value
     if isinstance(value, str):
