@@ -131,8 +131,9 @@ def _section(text, group):
 
 
 def _read(dist, name):
-    """``dist.read_text(name)``, without its ``pathlib`` overhead for a
-    distribution in a directory (a third of a 500-plugin scan).
+    """``dist.read_text(name)``, without its ``pathlib`` and ``io``
+    overhead for a distribution in a directory (together about half of
+    a 500-plugin scan).
 
     :returns: the text, or ``None`` when the file is absent.
     """
@@ -140,8 +141,7 @@ def _read(dist, name):
     if type(path) is not pathlib.PosixPath:
         return dist.read_text(name)
     try:
-        with open("%s/%s" % (path, name), encoding="utf-8") as fp:
-            return fp.read()
+        return plugincache.read_bytes("%s/%s" % (path, name)).decode("utf-8")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
             PermissionError):
         return None
@@ -264,7 +264,7 @@ def _scan(group, index=None):
             row["file"] = data_file
             try:
                 row["data"] = descriptordata.read(
-                    data_file, ep.module).get(ep.attr)
+                    data_file, ep.module, plugincache.read_bytes).get(ep.attr)
             except (OSError, ValueError) as exc:
                 row["error"] = str(exc)
         rows.append(row)

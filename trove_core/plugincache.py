@@ -66,9 +66,9 @@ import types
 from trove_core import descriptor as descriptor_mod
 from trove_core import exceptions
 
-__all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "cache_dir",
-           "core_fingerprint", "enabled", "file_stat",
-           "is_editable"]
+__all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "NotPrivate",
+           "cache_dir", "core_fingerprint", "enabled", "file_stat",
+           "is_editable", "read_bytes"]
 
 LOG = logging.getLogger(__name__)
 
@@ -108,6 +108,42 @@ def cache_dir(environ=None):
     if not os.path.isabs(base):
         base = os.path.join(os.path.expanduser("~"), ".cache")
     return pathlib.Path(base) / "trove-core"
+
+
+_CHUNK = 1 << 16
+
+
+class NotPrivate(OSError):
+    """A cache file someone else could have written."""
+
+
+def read_bytes(path, private=False):
+    """The bytes of file ``path``, read with ``os.read``: half the cost of
+    ``open().read()``, which counts when a listing reads four small
+    files of each of 500 plugins.
+
+    :param private: refuse (:class:`NotPrivate`) a file not owned by
+        this user or writable by others.
+    :raises OSError: the file cannot be read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if private:
+            st = os.fstat(fd)
+            if st.st_uid != os.getuid() or st.st_mode & (
+                    stat.S_IWGRP | stat.S_IWOTH):
+                raise NotPrivate("%s is not owned by this user or is "
+                                 "writable by others" % path)
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:  # a regular file: the whole of it
+            return data
+        chunks = [data]
+        while data:
+            data = os.read(fd, _CHUNK)
+            chunks.append(data)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def file_stat(path):

@@ -43,7 +43,6 @@ import hashlib
 import json
 import logging
 import os
-import stat
 import sys
 import tempfile
 import time
@@ -108,14 +107,8 @@ class ListingIndex:
         """The rows of the last scan, or ``None`` when there is none or
         anything in the fingerprint changed."""
         try:
-            with open(self.path, "rb") as fp:
-                st = os.fstat(fp.fileno())
-                if st.st_uid != os.getuid() or st.st_mode & (
-                        stat.S_IWGRP | stat.S_IWOTH):
-                    LOG.debug("ignoring plugin index %s: not owned by this "
-                              "user or writable by others", self.path)
-                    return None
-                data = json.load(fp)
+            data = json.loads(plugincache.read_bytes(self.path,
+                                                     private=True))
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
