@@ -40,9 +40,10 @@ from trove_core import descriptor as descriptor_mod
 from trove_core import exceptions
 from trove_core import tiers
 
-__all__ = ["SCHEMA", "SUFFIX", "compare", "decode", "dumps", "file_name",
-           "main", "mismatch_reason", "read", "relative_path",
-           "regenerate_command", "trusted", "write"]
+__all__ = ["SCHEMA", "SUFFIX", "check_shipped", "compare", "data_beside",
+           "decode", "dumps", "file_name", "main", "mismatch_reason",
+           "read", "regenerate_command", "relative_path", "trusted",
+           "write"]
 
 #: the version of the file layout; a reader refuses other versions
 SCHEMA = 1
@@ -362,6 +363,50 @@ def write(target, check=False):
             fp.write(text)
         os.replace(tmp, path)
     return path, current
+
+
+def check_shipped(name, group="trove.datastores"):
+    """Whether the data shipped beside each descriptor registered as
+    ``name`` is current, for tests and the conformance kit.
+
+    Imports the descriptor modules (the installed ones, editable or
+    not), so it also finds data that has not been regenerated after an
+    edit during development.
+
+    :param name: the entry-point name (the datastore).
+    :returns: ``[(target, problem), ...]``: ``problem`` is ``""`` when
+        the data is current, ``"missing"`` or ``"stale"`` with the
+        command that fixes it otherwise.
+    :raises LookupError: nothing is registered under ``name``.
+    """
+    import importlib.metadata
+
+    eps = importlib.metadata.entry_points(group=group, name=name)
+    if not eps:
+        raise LookupError("no entry point %r in group %s" % (name, group))
+    found = []
+    for target in sorted({ep.value for ep in eps}):
+        module, _attr, _desc = _resolve(target)
+        path = _path_of(module)
+        if not os.path.exists(path):
+            found.append((target, "missing: %s does not exist; run %s"
+                          % (path, regenerate_command(target))))
+            continue
+        _path, current = write(target, check=True)
+        found.append((target, "" if current else (
+            "stale: %s disagrees with %s; run %s"
+            % (path, target, regenerate_command(target)))))
+    return found
+
+
+def data_beside(module):
+    """The data file beside an imported module, if there is one.
+
+    :param module: the module object.
+    :returns: its path, or ``None``.
+    """
+    path = getattr(module, "__file__", None) and _path_of(module)
+    return path if path and os.path.exists(path) else None
 
 
 def main(argv=None):

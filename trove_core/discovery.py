@@ -354,6 +354,36 @@ def _verify(row, obj, group):
     return obj, Health.OK, ""
 
 
+def _verify_live(row, obj):
+    """Hold an imported descriptor against data lying beside its module
+    (an editable install, or a plugin whose RECORD omits the file):
+    stale data is refused there too, before it ships.
+
+    :returns: ``(obj, health, reason)``.
+    """
+    import sys
+
+    module = sys.modules.get(row["value"].partition(":")[0])
+    path = descriptordata.data_beside(module) if module else None
+    if path is None:
+        return obj, Health.OK, ""
+    attr = row["value"].partition(":")[2]
+    try:
+        held = descriptordata.read(path, module.__name__).get(attr)
+        shipped = descriptordata.decode(row["name"], held, row["value"],
+                                        path)
+    except (OSError, ValueError, exceptions.InvalidDescriptor) as exc:
+        return None, Health.INVALID, (
+            "its descriptor data %s is unusable (%s); regenerate it with "
+            "%r" % (path, getattr(exc, "reason", exc),
+                    descriptordata.regenerate_command(row["value"])))
+    fields = descriptordata.compare(obj, shipped)
+    if fields:
+        return None, Health.INVALID, descriptordata.mismatch_reason(
+            row["value"], path, fields)
+    return obj, Health.OK, ""
+
+
 def _distribution(row):
     """The distribution of a row, for the descriptor cache's key."""
     if not row.get("info"):
@@ -420,8 +450,9 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
         still found); the others are neither imported nor listed. The
         guest uses it to touch no plugin but its own.
     :param verify: also import each evaluated descriptor that was read
-        from data and make the plugin invalid when the two disagree
-        (``show``, ``check``, the guest's load); listing does not.
+        from data, and read the data beside each imported one, and make
+        the plugin invalid when the two disagree (``show``, ``check``,
+        the guest's load); listing does not.
     :returns: :class:`PluginRecord` objects sorted by name.
     """
     cache = None
@@ -449,6 +480,8 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
                 group, ep, _distribution(row), cache or None)
             if slot is not None:
                 cache.put(*slot, obj, row["dist"], row["version"])
+            if verify and health is Health.OK:
+                obj, health, reason = _verify_live(row, obj)
         records.append((name, row["value"], obj, health, reason,
                         (row["dist"], row["version"])))
     if cache:
