@@ -62,8 +62,8 @@ from trove_guest_base.conformance.hostile import SecretsAtRestTests
 __all__ = [
     "AccessTests", "BackupHostileTests", "BackupTests", "BoundedTests",
     "ClusterTests", "ConfigurationTests", "DatabasesTests",
-    "DatastoreSuite", "DescriptorDataTests", "DiagnosticsTests", "GuestLogsTests",
-    "LifecycleTests", "NotDeclaredTests", "ReplicationTests",
+    "DatastoreSuite", "DescriptorDataTests", "DiagnosticsTests",
+    "GuestLogsTests", "LifecycleTests", "NotDeclaredTests", "ReplicationTests",
     "RootHostileTests", "RootTests", "SSLTests", "SecretsAtRestTests",
     "UsersTests",
 ]
@@ -808,7 +808,7 @@ class DescriptorDataTests(ConformanceBase):
 class DatastoreSuite(DescriptorDataTests, LifecycleTests, DatabasesTests,
                      UsersTests, AccessTests, RootTests, BackupTests,
                      ReplicationTests, ConfigurationTests, GuestLogsTests,
-                     SSLTests, DiagnosticsTests, ClusterTests, NotDeclaredTests,
-                     BackupHostileTests, BoundedTests, RootHostileTests,
-                     SecretsAtRestTests):
+                     SSLTests, DiagnosticsTests, ClusterTests,
+                     NotDeclaredTests, BackupHostileTests, BoundedTests,
+                     RootHostileTests, SecretsAtRestTests):
     """Every conformance test; subclass it and provide the fixtures."""
