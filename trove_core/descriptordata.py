@@ -34,6 +34,7 @@ import importlib
 import itertools
 import json
 import os
+import pathlib
 import sys
 
 from trove_core import descriptor as descriptor_mod
@@ -439,6 +440,11 @@ def main(argv=None):
             code = 1
         elif not args.check:
             print("%s %s" % ("unchanged" if current else "wrote", path))
+            if {"site-packages", "dist-packages"} & set(
+                    pathlib.PurePath(path).parts):
+                sys.stderr.write(
+                    "note: %s is an installed copy, not your source tree;"
+                    " run this in the plugin's source directory\n" % path)
     return code
 
 
