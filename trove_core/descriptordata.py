@@ -43,7 +43,7 @@ from trove_core import tiers
 
 __all__ = ["SCHEMA", "SUFFIX", "check_shipped", "compare", "data_beside",
            "decode", "dumps", "file_name", "main", "mismatch_reason",
-           "read", "regenerate_command", "relative_path", "trusted",
+           "pack", "read", "regenerate_command", "relative_path", "unpack",
            "write"]
 
 #: the version of the file layout; a reader refuses other versions
@@ -252,39 +252,53 @@ def _build(cls, **fields):
     return obj
 
 
-def trusted(data):
-    """Rebuild a descriptor from data that :func:`decode` accepted
-    before, skipping the validation (a tenth of the cost).
+def pack(desc):
+    """A descriptor as a compact list (fields in order, no keys), the
+    form the listing index keeps: a fifth of the JSON to parse.
 
-    Only for data trove-core wrote itself after validating it, with the
+    :param desc: a validated :class:`~trove_core.descriptor.
+        DatastoreDescriptor`.
+    """
+    image = desc.image
+    return [desc.name, desc.tier.label, sorted(desc.capabilities),
+            desc.summary, list(desc.engine_versions),
+            [[s.name, s.kind, s.tier.label, s.summary]
+             for s in desc.strategies],
+            [[o.id, list(o.packages)] for o in image.supported_os],
+            image.service_user, list(image.data_dirs), image.elements,
+            list(desc.driver_modules), desc.plugin_api]
+
+
+def unpack(packed):
+    """Rebuild a descriptor from :func:`pack`'s list, skipping the
+    validation (a fifth of the cost).
+
+    Only for data trove-core packed itself after validating it, with the
     same core (the listing index); anything else goes through
     :func:`decode`.
 
-    :param data: a :meth:`~trove_core.descriptor.DatastoreDescriptor.
-        to_dict` dict.
-    :raises KeyError: a field is missing (treat it as a cache miss).
+    :raises ValueError: the list has the wrong shape.
+    :raises KeyError: an unknown tier.
     """
-    image = data["image"]
+    (name, tier, capabilities, summary, engine_versions, strategies,
+     systems, service_user, data_dirs, elements, driver_modules,
+     plugin_api) = packed
     return _build(
-        descriptor_mod.DatastoreDescriptor, name=data["name"],
-        tier=_TIERS[data["tier"]],
-        capabilities=frozenset(data["capabilities"]),
-        summary=data["summary"],
-        engine_versions=tuple(data["engine_versions"]),
-        strategies=tuple(_build(
-            descriptor_mod.Strategy, name=s["name"], kind=s["kind"],
-            tier=_TIERS[s["tier"]], summary=s["summary"])
-            for s in data["strategies"]),
+        descriptor_mod.DatastoreDescriptor, name=name, tier=_TIERS[tier],
+        capabilities=frozenset(capabilities), summary=summary,
+        engine_versions=tuple(engine_versions),
+        strategies=tuple(_build(descriptor_mod.Strategy, name=s_name,
+                                kind=kind, tier=_TIERS[s_tier],
+                                summary=s_summary)
+                         for s_name, kind, s_tier, s_summary in strategies),
         image=_build(
             descriptor_mod.ImageSpec,
-            supported_os=tuple(_build(descriptor_mod.OSSupport, id=o["id"],
-                                      packages=tuple(o["packages"]))
-                               for o in image["supported_os"]),
-            service_user=image["service_user"],
-            data_dirs=tuple(image["data_dirs"]),
-            elements=image["elements"]),
-        driver_modules=tuple(data["driver_modules"]),
-        plugin_api=data["plugin_api"])
+            supported_os=tuple(_build(descriptor_mod.OSSupport, id=os_id,
+                                      packages=tuple(packages))
+                               for os_id, packages in systems),
+            service_user=service_user, data_dirs=tuple(data_dirs),
+            elements=elements),
+        driver_modules=tuple(driver_modules), plugin_api=plugin_api)
 
 
 def compare(imported, shipped):

@@ -411,6 +411,10 @@ def _rows(group):
     """The rows of :func:`_scan`, from the listing index while the
     environment is unchanged.
 
+    A row the index holds as checked carries its descriptor, rebuilt
+    without validating it again, under ``obj``; an index whose rows do
+    not rebuild is a miss.
+
     :returns: ``(rows, index)``: ``index`` is where the caller writes
         the rows once evaluated, ``None`` when they came from it (or
         caching is off).
@@ -418,18 +422,17 @@ def _rows(group):
     index = pluginindex.ListingIndex.open(group)
     rows = index.get() if index is not None else None
     if rows is not None:
-        return rows, None
+        try:
+            for row in rows:
+                if row.get("checked"):
+                    row["obj"] = descriptordata.unpack(row["data"])
+                    if row["obj"].name != row["name"]:
+                        raise ValueError(row["name"])
+            return rows, None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            LOG.debug("plugin index %s does not rebuild; scanning",
+                      index.path)
     return _scan(group, index), index
-
-
-def _from_index(row):
-    """A row the index holds as checked: rebuilt without validating it
-    again, or ``None`` when it does not rebuild."""
-    try:
-        obj = descriptordata.trusted(row["data"])
-    except (KeyError, TypeError, AttributeError):
-        return None
-    return obj if obj.name == row["name"] else None
 
 
 def discover(group=DATASTORES_GROUP, names=None, verify=False):
@@ -463,13 +466,15 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
         if names is not None and name not in names:
             continue
         if "file" in row:
-            obj = _from_index(row) if row.get("checked") else None
+            obj = row.get("obj")
             if obj is not None:
                 health, reason = Health.OK, ""
             else:
                 obj, health, reason = _from_data(row)
                 if health is Health.OK and index is not None:
+                    # kept compact: the index is read by every listing
                     row["checked"] = True
+                    row["data"] = descriptordata.pack(obj)
             if verify and health is Health.OK:
                 obj, health, reason = _verify(row, obj, group)
         else:

@@ -183,7 +183,8 @@ class Site:
         data = json.loads(path.read_text())
         for row in data["rows"]:
             if row["name"] == name:
-                row["data"]["tier"] = tier
+                assert row["checked"]
+                row["data"][1] = tier  # the packed descriptor's tier
         path.write_text(json.dumps(data))
         path.chmod(0o600)
 

@@ -101,7 +101,8 @@ def _yaml(data):
 
 
 _STRING = json.encoder.encode_basestring_ascii
-_CONSTANTS = {True: "true", False: "false"}
+_CONSTANTS = {True: "true", False: "false", None: "null"}
+_HEADS = {}
 
 
 class _Unusual(Exception):
@@ -130,16 +131,24 @@ def _json(value, pad, out):
             out.append("{}")
             return
         inner = pad + "  "
-        sep = "{" + inner
+        first = True
         for key, item in value.items():
-            if type(key) is not str:
-                raise _Unusual(key)
-            if type(item) is str:
-                out.append(sep + _STRING(key) + ": " + _STRING(item))
+            # ',\n    "key": ' once per key and depth, not per value
+            head = _HEADS.get((inner, key, first))
+            if head is None:
+                if type(key) is not str:
+                    raise _Unusual(key)
+                head = _HEADS[inner, key, first] = (
+                    ("{" if first else ",") + inner + _STRING(key) + ": ")
+            first = False
+            kind = type(item)
+            if kind is str:
+                out.append(head + _STRING(item))
+            elif kind is bool or item is None:
+                out.append(head + _CONSTANTS[item])
             else:
-                out.append(sep + _STRING(key) + ": ")
+                out.append(head)
                 _json(item, inner, out)
-            sep = "," + inner
         out.append(pad + "}")
     elif kind is list or kind is tuple:
         if not value:
