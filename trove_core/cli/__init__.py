@@ -23,6 +23,7 @@ used.
 """
 
 import argparse
+import gc
 import logging
 import sys
 
@@ -321,6 +322,10 @@ def main(argv=None, stream=None):
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s")
+    # a command builds many small acyclic objects and exits: with 500
+    # plugins the cyclic collector ran ~35 more times, for nothing
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return args.func(args, stream)
     except _Usage as exc:
@@ -333,3 +338,6 @@ def main(argv=None, stream=None):
     except exceptions.PluginError as exc:
         sys.stderr.write("%s: error: %s\n" % (PROG, exc))
         return EXIT_PLUGIN
+    finally:
+        if collecting:
+            gc.enable()
