@@ -5,25 +5,30 @@ Not a test. Each scenario runs ``list -f json`` in fresh interpreters
 for the scenario are installed):
 
 * ``real-4``: the four real plugins (test plugins hidden). They are
-  editable installs here, so the descriptor cache never holds them: they
-  are imported on every run, cold or warm;
+  editable installs here, so neither their descriptor data nor the
+  descriptor cache is used: they are imported on every run, cold or warm;
 * ``gen-500``: the same plus 500 generated tiny distributions laid out
-  as pip lays out a wheel install (a package with a descriptor module; a
-  ``*.dist-info`` with ``METADATA``, ``WHEEL``, ``INSTALLER``,
-  ``entry_points.txt`` and a ``RECORD`` of sha256 hashes; no
-  ``direct_url.json``, so not editable) in a temporary directory put on
-  ``PYTHONPATH``.
+  as pip lays out a wheel install (a package with a descriptor module and
+  its descriptor data ``plugin.descriptor.json``; a ``*.dist-info`` with
+  ``METADATA``, ``WHEEL``, ``INSTALLER``, ``entry_points.txt`` and a
+  ``RECORD`` of sha256 hashes; no ``direct_url.json``, so not editable)
+  in a temporary directory put on ``PYTHONPATH``;
+* ``gen-500 no data`` (``--without-data``): the same 500 without
+  descriptor data, which are imported (and then cached).
 
-Each scenario has a private ``XDG_CACHE_HOME`` (descriptor cache) and
-``PYTHONPYCACHEPREFIX`` (bytecode). A first, unmeasured run compiles the
-bytecode, as a pip install would have. Then, ``--runs`` times and
-interleaved across scenarios so that load from other processes hits
-them alike: a ``cold`` run (the descriptor cache deleted first, so every
-descriptor is imported and the cache written) followed by a ``warm``
-run (the cache as the cold run left it). Reported per scenario and
-state: process wall time (median and minimum), the process's CPU time
-(user + system; steadier than wall time on a busy machine), the CPU
-time spent inside ``main()``, and the number of modules imported.
+Each scenario has a private ``XDG_CACHE_HOME`` (listing index and
+descriptor cache) and ``PYTHONPYCACHEPREFIX`` (bytecode). A first,
+unmeasured run compiles the bytecode, as a pip install would have. Then,
+``--runs`` times and interleaved across scenarios so that load from other
+processes hits them alike: a ``cold`` run (index and cache deleted first:
+the first listing after installing or upgrading) followed by a ``warm``
+run (as the cold run left them). Reported per scenario and state: process
+wall time (median and minimum), the process's CPU time (user + system;
+steadier than wall time on a busy machine), the CPU time spent inside
+``main()``, the number of modules imported, and how many of them are
+generated plugins' modules. ``--compare-core GITREF`` adds the large
+scenario with ``trove_core`` as of another commit.
+
 Usage::
 
     .venv/bin/python bench/list_plugins.py [--runs 7] [--plugins 500]

@@ -283,22 +283,35 @@ def unpack(packed):
     (name, tier, capabilities, summary, engine_versions, strategies,
      systems, service_user, data_dirs, elements, driver_modules,
      plugin_api) = packed
-    return _build(
-        descriptor_mod.DatastoreDescriptor, name=name, tier=_TIERS[tier],
-        capabilities=frozenset(capabilities), summary=summary,
-        engine_versions=tuple(engine_versions),
-        strategies=tuple(_build(descriptor_mod.Strategy, name=s_name,
-                                kind=kind, tier=_TIERS[s_tier],
-                                summary=s_summary)
-                         for s_name, kind, s_tier, s_summary in strategies),
-        image=_build(
-            descriptor_mod.ImageSpec,
-            supported_os=tuple(_build(descriptor_mod.OSSupport, id=os_id,
-                                      packages=tuple(packages))
-                               for os_id, packages in systems),
-            service_user=service_user, data_dirs=tuple(data_dirs),
-            elements=elements),
+    image = _new(descriptor_mod.ImageSpec)
+    image.__dict__.update(
+        supported_os=tuple(_os(os_id, packages)
+                           for os_id, packages in systems),
+        service_user=service_user, data_dirs=tuple(data_dirs),
+        elements=elements)
+    desc = _new(descriptor_mod.DatastoreDescriptor)
+    desc.__dict__.update(
+        name=name, tier=_TIERS[tier], capabilities=frozenset(capabilities),
+        summary=summary, engine_versions=tuple(engine_versions),
+        strategies=tuple(_strategy(*s) for s in strategies), image=image,
         driver_modules=tuple(driver_modules), plugin_api=plugin_api)
+    return desc
+
+
+_new = object.__new__
+
+
+def _strategy(name, kind, tier, summary):
+    obj = _new(descriptor_mod.Strategy)
+    obj.__dict__.update(name=name, kind=kind, tier=_TIERS[tier],
+                        summary=summary)
+    return obj
+
+
+def _os(os_id, packages):
+    obj = _new(descriptor_mod.OSSupport)
+    obj.__dict__.update(id=os_id, packages=tuple(packages))
+    return obj
 
 
 def compare(imported, shipped):

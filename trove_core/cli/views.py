@@ -26,8 +26,9 @@ def _label(tier):
 def _strategies(desc, policy):
     if desc is None:
         return []
+    allowed = policy.allowed  # Tier members: no parsing per strategy
     return [{"name": s.name, "kind": s.kind, "tier": s.tier.label,
-             "allowed": policy.allows(s.tier), "summary": s.summary}
+             "allowed": s.tier in allowed, "summary": s.summary}
             for s in desc.strategies]
 
 
@@ -100,6 +101,7 @@ def list_plugins(records, policy, evidence_dir=None):
 
     evidence_dir = evidence.evidence_dir(evidence_dir)
     reports = _reports(evidence_dir)
+    allowed = policy.allowed  # Tier members: no parsing per plugin
     data, rows = [], []
     for rec in records:
         desc = rec.descriptor
@@ -110,7 +112,7 @@ def list_plugins(records, policy, evidence_dir=None):
             "version": rec.version,
             "declared_tier": desc.tier.label if desc else None,
             "verified_tier": verified,
-            "allowed": policy.allows(desc.tier) if desc else False,
+            "allowed": desc.tier in allowed if desc else False,
             "health": rec.health.value,
             "reason": rec.reason,
             "capabilities": sorted(desc.capabilities) if desc else [],
