@@ -1,12 +1,16 @@
-"""A cache of datastore descriptors, so listing need not import them.
+"""A cache of imported datastore descriptors, so listing need not import
+them again.
 
-Importing a descriptor module costs a few hundred microseconds; with
-hundreds of plugins installed that dominates ``trove-datastores list``.
-:func:`trove_core.discovery.discover` therefore keeps each healthy
-descriptor of a wheel-installed plugin, as plain data, in one JSON file
-per environment and Python version under ``$XDG_CACHE_HOME/trove-core``
-(default ``~/.cache/trove-core``), and rebuilds it from there (through
-the descriptor's own validation) while nothing that could change the
+Plugins that ship their descriptor as data
+(:mod:`trove_core.descriptordata`) are read without an import; this
+cache serves the others. Importing a descriptor module costs a few
+hundred microseconds; with hundreds of plugins installed that dominates
+``trove-datastores list``. :func:`trove_core.discovery.discover`
+therefore keeps each healthy imported descriptor of a wheel-installed
+plugin, as plain data, in one JSON file per environment and Python
+version under ``$XDG_CACHE_HOME/trove-core`` (default
+``~/.cache/trove-core``), and rebuilds it from there (through the
+descriptor's own validation) while nothing that could change the
 outcome of the import has changed.
 
 What an entry is keyed on (all must be equal for a hit):
@@ -61,6 +65,7 @@ import pathlib
 import stat
 import sys
 import tempfile
+import time
 import types
 
 from trove_core import descriptor as descriptor_mod
@@ -68,7 +73,7 @@ from trove_core import exceptions
 
 __all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "NotPrivate",
            "cache_dir", "core_fingerprint", "enabled", "file_stat",
-           "is_editable", "read_bytes"]
+           "is_editable", "prune", "read_bytes"]
 
 LOG = logging.getLogger(__name__)
 
@@ -449,25 +454,43 @@ class DescriptorCache:
         self._prune()
 
     def _prune(self):
-        """Delete the cache files of environments that no longer exist
-        (throw-away virtualenvs would otherwise leave one each)."""
-        directory = self.path.parent
+        prune(self.path)
+
+
+#: an index or cache file unused for this long is deleted by the next write
+STALE_SECONDS = 30 * 24 * 3600
+
+
+def prune(keep):
+    """Delete the cache and index files beside ``keep`` whose
+    environment no longer exists, or which nothing has written for
+    :data:`STALE_SECONDS` (throw-away virtualenvs, or ``python -m`` run
+    from many directories, would otherwise leave one file each).
+
+    :param keep: the file just written (a :class:`pathlib.Path`).
+    """
+    directory = keep.parent
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if name == keep.name or not (
+                name.startswith(("descriptors-", "index-"))
+                and name.endswith(".json")):
+            continue
+        path = directory / name
         try:
-            names = os.listdir(directory)
-        except OSError:
-            return
-        for name in names:
-            if name == self.path.name or not (
-                    name.startswith(("descriptors-", "index-"))
-                    and name.endswith(".json")):
+            if now - os.stat(path).st_mtime > STALE_SECONDS:
+                LOG.debug("removing plugin cache %s, unused", path)
+                os.unlink(path)
                 continue
-            path = directory / name
-            try:
-                with open(path, "rb") as fp:
-                    prefix = json.load(fp).get("environment")
-                if isinstance(prefix, str) and not os.path.isdir(prefix):
-                    LOG.debug("removing plugin cache %s of %s, which is "
-                              "gone", path, prefix)
-                    os.unlink(path)
-            except (OSError, ValueError, AttributeError) as exc:
-                LOG.debug("left plugin cache %s alone: %s", path, exc)
+            with open(path, "rb") as fp:
+                prefix = json.load(fp).get("environment")
+            if isinstance(prefix, str) and not os.path.isdir(prefix):
+                LOG.debug("removing plugin cache %s of %s, which is "
+                          "gone", path, prefix)
+                os.unlink(path)
+        except (OSError, ValueError, AttributeError) as exc:
+            LOG.debug("left plugin cache %s alone: %s", path, exc)

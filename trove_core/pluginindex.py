@@ -31,9 +31,11 @@ Safety: an index is written only from a complete scan, atomically
 (temporary file and rename) with mode 0600 in a 0700 directory; one not
 owned by the current user, writable by others, corrupt or of another
 schema is ignored and rewritten; an unwritable cache directory only
-costs the scan. An index is not written while a directory of the
-fingerprint changed within the last :data:`RACY_SECONDS` (a change in the
-same timestamp tick as the scan could otherwise go unseen). Limits: a
+costs the scan. Writing an index deletes the index and cache files of
+environments that no longer exist and those unused for 30 days. An
+index is not written while a directory of the fingerprint changed within
+the last :data:`RACY_SECONDS` (a change in the same timestamp tick as
+the scan could otherwise go unseen). Limits: a
 file under ``site-packages`` edited by hand, with nothing installed or
 removed in that directory since, is not seen until then;
 ``TROVE_PLUGIN_CACHE=0`` turns the index off with the descriptor cache.
@@ -168,9 +170,11 @@ class ListingIndex:
             tmp = None
         except OSError as exc:
             LOG.debug("plugin index %s not written: %s", self.path, exc)
+            return
         finally:
             if tmp is not None:
                 try:
                     os.unlink(tmp)
                 except OSError:
                     pass
+        plugincache.prune(self.path)
