@@ -141,7 +141,8 @@ def _read(dist, name):
     if type(path) is not pathlib.PosixPath:
         return dist.read_text(name)
     try:
-        return plugincache.read_bytes("%s/%s" % (path, name)).decode("utf-8")
+        return plugincache.read_bytes("%s/%s" % (path, name)).decode(
+            "utf-8", "replace")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
             PermissionError):
         return None

@@ -27,6 +27,15 @@ version and either the descriptor read from the plugin's shipped data
 live (editable installs, plugins that ship no data): those are imported
 on every listing, as before, through the descriptor cache.
 
+Why not stevedore's entry-point cache (``~/.cache/python-entrypoints``):
+it holds entry points only (no distribution name or version, no
+descriptor), so a listing would still read 500 distributions' metadata;
+its key globs and stats every ``entry_points.txt`` on every use (500
+``stat`` calls plus a directory listing per ``sys.path`` entry); it packs
+modification times as 32-bit floats, which resolve today's timestamps
+only to 128 seconds, so an install soon after the cache was written can
+go unseen; and it is off when Python runs from ``/tmp``.
+
 Safety: an index is written only from a complete scan, atomically
 (temporary file and rename) with mode 0600 in a 0700 directory; one not
 owned by the current user, writable by others, corrupt or of another
