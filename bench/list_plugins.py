@@ -5,29 +5,34 @@ Not a test. Each scenario runs ``list -f json`` in fresh interpreters
 for the scenario are installed):
 
 * ``real-4``: the four real plugins (test plugins hidden). They are
-  editable installs here, so the descriptor cache never holds them: they
-  are imported on every run, cold or warm;
+  editable installs here, so neither their descriptor data nor the
+  descriptor cache is used: they are imported on every run, cold or warm;
 * ``gen-500``: the same plus 500 generated tiny distributions laid out
-  as pip lays out a wheel install (a package with a descriptor module; a
-  ``*.dist-info`` with ``METADATA``, ``WHEEL``, ``INSTALLER``,
-  ``entry_points.txt`` and a ``RECORD`` of sha256 hashes; no
-  ``direct_url.json``, so not editable) in a temporary directory put on
-  ``PYTHONPATH``.
+  as pip lays out a wheel install (a package with a descriptor module and
+  its descriptor data ``plugin.descriptor.json``; a ``*.dist-info`` with
+  ``METADATA``, ``WHEEL``, ``INSTALLER``, ``entry_points.txt`` and a
+  ``RECORD`` of sha256 hashes; no ``direct_url.json``, so not editable)
+  in a temporary directory put on ``PYTHONPATH``;
+* ``gen-500 no data`` (``--without-data``): the same 500 without
+  descriptor data, which are imported (and then cached).
 
-Each scenario has a private ``XDG_CACHE_HOME`` (descriptor cache) and
-``PYTHONPYCACHEPREFIX`` (bytecode). A first, unmeasured run compiles the
-bytecode, as a pip install would have. Then, ``--runs`` times and
-interleaved across scenarios so that load from other processes hits
-them alike: a ``cold`` run (the descriptor cache deleted first, so every
-descriptor is imported and the cache written) followed by a ``warm``
-run (the cache as the cold run left it). Reported per scenario and
-state: process wall time (median and minimum), the process's CPU time
-(user + system; steadier than wall time on a busy machine), the CPU
-time spent inside ``main()``, and the number of modules imported.
+Each scenario has a private ``XDG_CACHE_HOME`` (listing index and
+descriptor cache) and ``PYTHONPYCACHEPREFIX`` (bytecode). A first,
+unmeasured run compiles the bytecode, as a pip install would have. Then,
+``--runs`` times and interleaved across scenarios so that load from other
+processes hits them alike: a ``cold`` run (index and cache deleted first:
+the first listing after installing or upgrading) followed by a ``warm``
+run (as the cold run left them). Reported per scenario and state: process
+wall time (median and minimum), the process's CPU time (user + system;
+steadier than wall time on a busy machine), the CPU time spent inside
+``main()``, the number of modules imported, and how many of them are
+generated plugins' modules. ``--compare-core GITREF`` adds the large
+scenario with ``trove_core`` as of another commit.
+
 Usage::
 
     .venv/bin/python bench/list_plugins.py [--runs 7] [--plugins 500]
-        [--compare-core GITREF]
+        [--without-data] [--compare-core GITREF]
 """
 
 import argparse
@@ -62,6 +67,8 @@ listed = json.loads(out.getvalue())
 json.dump({"code": code, "core": cli.__file__, "main_s": t1 - t0,
            "main_cpu_s": c1 - c0,
            "modules": len(sys.modules),
+           "gen_modules": sum(1 for m in sys.modules
+                              if m.startswith("trove_ds_gen")),
            "plugins": len(listed),
            "ok": sum(1 for d in listed if d["health"] == "ok")}, sys.stdout)
 """
@@ -99,9 +106,21 @@ def _record_line(path, data):
                                 len(data))
 
 
-def generate(root, count):
+def _data(name):
+    """The descriptor data file a plugin's build writes (the same text
+    ``python -m trove_core.descriptordata`` would)."""
+    from trove_core import descriptordata
+
+    namespace = {}
+    exec(DESCRIPTOR % {"name": name}, namespace)  # noqa: S102 - our text
+    return descriptordata.dumps("trove_ds_%s.plugin" % name,
+                                {"DESCRIPTOR": namespace["DESCRIPTOR"]})
+
+
+def generate(root, count, data=True):
     """Write ``count`` tiny plugin distributions under ``root``, laid out
-    as pip installs a wheel (not editable)."""
+    as pip installs a wheel (not editable), each shipping its descriptor
+    data unless ``data`` is false."""
     for i in range(count):
         name = "gen%03d" % i
         package = "trove_ds_%s" % name
@@ -117,13 +136,15 @@ def generate(root, count):
             info + "/INSTALLER": "pip\n",
             info + "/entry_points.txt": ENTRY_POINTS % {"name": name},
         }
+        if data:
+            files[package + "/plugin.descriptor.json"] = _data(name)
         record = []
         for path, text in files.items():
             target = root / path
             target.parent.mkdir(exist_ok=True)
-            data = text.encode()
-            target.write_bytes(data)
-            record.append(_record_line(path, data))
+            raw = text.encode()
+            target.write_bytes(raw)
+            record.append(_record_line(path, raw))
         record.append(info + "/RECORD,,")
         (root / info / "RECORD").write_text("\n".join(record) + "\n")
 
@@ -186,6 +207,7 @@ def summarize(name, state, runs):
         "cpu_s": statistics.median(r["cpu_s"] for r in runs),
         "main_cpu_s": statistics.median(r["main_cpu_s"] for r in runs),
         "modules": runs[0]["modules"],
+        "gen_modules": max(r["gen_modules"] for r in runs),
     }
 
 
@@ -229,6 +251,10 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--plugins", type=int, default=500)
     parser.add_argument(
+        "--without-data", action="store_true",
+        help="also run the large scenario with plugins that ship no "
+             "descriptor data (imported, then cached)")
+    parser.add_argument(
         "--compare-core", metavar="GITREF",
         help="also run the large scenario with trove_core as of GITREF")
     args = parser.parse_args(argv)
@@ -243,18 +269,25 @@ def main(argv=None):
         big = "gen-%d" % args.plugins
         specs = [("real-4", site_dir, None, REPO),
                  (big, site_dir, gen, REPO)]
+        if args.without_data:
+            bare = tmp / "gen-bare"
+            bare.mkdir()
+            generate(bare, args.plugins, data=False)
+            specs.append((big + " no data", site_dir, bare, REPO))
         if args.compare_core:
             specs.append(("%s @%s" % (big, args.compare_core), site_dir,
                           gen, export_core(args.compare_core, tmp)))
         rows, first = scenarios(specs, args.runs, tmp)
     print("| scenario | state | plugins listed (ok) | wall s (median of "
           "%d) | wall min s | process CPU s (median) | CPU in main() s "
-          "| modules imported |" % args.runs)
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| modules imported | generated plugin modules imported |"
+          % args.runs)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print("| %s | %s | %d (%d) | %.3f | %.3f | %.3f | %.3f | %d |" % (
-            r["scenario"], r["state"], r["plugins"], r["ok"], r["wall_s"],
-            r["wall_min_s"], r["cpu_s"], r["main_cpu_s"], r["modules"]))
+        print("| %s | %s | %d (%d) | %.3f | %.3f | %.3f | %.3f | %d | %d |"
+              % (r["scenario"], r["state"], r["plugins"], r["ok"],
+                 r["wall_s"], r["wall_min_s"], r["cpu_s"], r["main_cpu_s"],
+                 r["modules"], r["gen_modules"]))
     print()
     print("first run (compiles bytecode, cache empty): " + ", ".join(
         "%s %.3f s" % (name, f["wall_s"]) for name, f in first.items()))

@@ -11,6 +11,7 @@ A plugin's ``plugin.py`` builds one and its ``setup.cfg`` registers it::
 
 import dataclasses
 import functools
+import itertools
 import re
 
 from trove_core import exceptions
@@ -36,6 +37,10 @@ def _invalid(name, reason):
 @functools.cache
 def _field_names(cls):
     return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+#: ``isinstance`` mapped over a sequence runs in C, without a generator
+_STR = itertools.repeat(str)
 
 
 def _fields(name, data, cls, required):
@@ -66,7 +71,7 @@ def _strings(name, data, key):
     """``data[key]`` (a list of strings) as a tuple, if present."""
     value = data.get(key, ())
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) for v in value):
+            map(isinstance, value, _STR)):
         raise _invalid(name, "%s must be a list of strings, got %r"
                        % (key, value))
     return tuple(value)

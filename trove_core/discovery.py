@@ -7,10 +7,14 @@ another distribution is reported with its reason; the others list
 normally. Loading a manager, which only the guest does and only for its
 configured datastore, fails fast with the reason.
 
-Healthy descriptors of wheel-installed plugins are kept in a cache
-(:mod:`trove_core.plugincache`), so that listing hundreds of plugins
-does not import hundreds of modules; failures and editable installs are
-always imported again.
+A plugin installed from a wheel ships its descriptor as data
+(:mod:`trove_core.descriptordata`), which listing reads instead of
+importing the plugin; ``show``, ``check`` and the guest's load also
+import it and refuse data that disagrees. Plugins without data and
+editable installs are imported (healthy wheel-installed ones are then
+kept in :mod:`trove_core.plugincache`). The outcome of the whole scan is
+kept in :mod:`trove_core.pluginindex` while the environment does not
+change, so that a warm listing reads one file.
 """
 
 import dataclasses
@@ -19,11 +23,14 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import pathlib
 import re
 
 from trove_core import descriptor as descriptor_mod
+from trove_core import descriptordata
 from trove_core import exceptions
 from trove_core import plugincache
+from trove_core import pluginindex
 
 __all__ = ["DATASTORES_GROUP", "Health", "MANAGERS_GROUP", "PluginRecord",
            "discover", "find", "install_command", "load_manager_class",
@@ -123,6 +130,24 @@ def _section(text, group):
     return pairs
 
 
+def _read(dist, name):
+    """``dist.read_text(name)``, without its ``pathlib`` and ``io``
+    overhead for a distribution in a directory (together about half of
+    a 500-plugin scan).
+
+    :returns: the text, or ``None`` when the file is absent.
+    """
+    path = getattr(dist, "_path", None)
+    if type(path) is not pathlib.PosixPath:
+        return dist.read_text(name)
+    try:
+        return plugincache.read_bytes("%s/%s" % (path, name)).decode(
+            "utf-8", "replace")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+            PermissionError):
+        return None
+
+
 def _entries(group):
     """The group's entry points, each once, with their distributions.
 
@@ -143,7 +168,7 @@ def _entries(group):
         if name in names:
             continue
         names.add(name)
-        text = dist.read_text("entry_points.txt")
+        text = _read(dist, "entry_points.txt")
         if not text or header not in text:
             continue
         for ep_name, value in _section(text, group):
@@ -154,14 +179,97 @@ def _entries(group):
 
 def _owner(dist, parsed):
     """``(distribution, version)`` of ``dist``, reading each owner's
-    metadata once (``dist.name`` and ``dist.version`` would each parse
-    it again)."""
+    metadata once, and only its header's ``Name`` and ``Version`` lines
+    (``dist.metadata`` parses the whole file with the email parser)."""
     if dist is None:
         return ("unknown", "")
     if id(dist) not in parsed:
-        meta = dist.metadata
-        parsed[id(dist)] = (dist, (meta["Name"], meta["Version"]))
+        text = _read(dist, "METADATA") or _read(dist, "PKG-INFO")
+        found = {}
+        for line in (text or "").split("\n"):
+            if not line.strip():
+                break
+            key, sep, value = line.partition(":")
+            if sep and key in ("Name", "Version") and key not in found:
+                found[key] = value.strip()
+        if len(found) < 2:
+            meta = dist.metadata
+            found = {"Name": meta["Name"] or "unknown",
+                     "Version": meta["Version"] or ""}
+        parsed[id(dist)] = (dist, (found["Name"], found["Version"]))
     return parsed[id(dist)][1]
+
+
+def _wheel_record(dist, records):
+    """The ``RECORD`` text of a non-editable ``*.dist-info`` install, or
+    ``None`` (editable, egg-info, zipped, or no ``RECORD``): only a
+    wheel install's files are surely its own and unchanged."""
+    path = getattr(dist, "_path", None)
+    info = str(path or "")
+    if info not in records:
+        text = None
+        if isinstance(path, pathlib.Path) and info.endswith(
+                ".dist-info") and not plugincache.is_editable(info):
+            text = _read(dist, "RECORD")
+        records[info] = text
+    return records[info]
+
+
+def _data_file(ep, dist, records):
+    """The descriptor data file that ``dist`` installed for ``ep``, or
+    ``None``.
+
+    Found in the distribution's ``RECORD``, so that nothing is imported
+    (``importlib.util.find_spec`` of a submodule would import its
+    package) and a stray file the distribution does not own is never
+    read.
+    """
+    record = _wheel_record(dist, records)
+    if not record:
+        return None
+    for is_package in (False, True):
+        rel = descriptordata.relative_path(ep.module, is_package)
+        if record.startswith(rel + ",") or ("\n%s," % rel) in record:
+            return os.path.join(os.path.dirname(str(dist._path)), rel)
+    return None
+
+
+def _scan(group, index=None):
+    """Rows for every entry point of ``group``: its distribution and
+    version, and where its descriptor comes from.
+
+    A row is a JSON-safe dict: ``name``, ``value``, ``dist``,
+    ``version``, ``info`` (the distribution's metadata directory) and,
+    for a plugin installed from a wheel that ships descriptor data,
+    ``file`` and either ``data`` (the descriptor's dict, ``None`` when
+    the file lacks it) or ``error``. A row without ``file`` is
+    evaluated by importing its entry point.
+
+    :param index: the :class:`~trove_core.pluginindex.ListingIndex`
+        told which files beyond ``sys.path``'s directories the rows
+        depend on.
+    """
+    parsed = {}
+    records = {}
+    rows = []
+    for ep, dist in _entries(group):
+        dist_name, version = _owner(dist, parsed)
+        path = getattr(dist, "_path", None)
+        info = str(path) if isinstance(path, pathlib.Path) else None
+        row = {"name": ep.name, "value": ep.value, "dist": dist_name,
+               "version": version, "info": info}
+        if index is not None and info and not info.endswith(".dist-info"):
+            index.watch(os.path.join(info, "entry_points.txt"))
+        data_file = _data_file(ep, dist, records)
+        if data_file is not None:
+            row["file"] = data_file
+            try:
+                row["data"] = descriptordata.read(
+                    data_file, ep.module, plugincache.read_bytes).get(ep.attr)
+            except (OSError, ValueError) as exc:
+                row["error"] = str(exc)
+        rows.append(row)
+    return rows
 
 
 def _load(ep, cache=None):
@@ -190,27 +298,98 @@ def _load(ep, cache=None):
     return obj, health, reason, cacheable
 
 
-def _evaluate(group, ep, dist, cache, parsed):
-    """Load one entry point, from the cache when its key still holds.
 
-    Only healthy descriptors are kept in the cache; a failure is
-    evaluated again every time.
+def _evaluate(group, ep, dist, cache):
+    """Import one entry point, or take it from the descriptor cache
+    while its key holds (only healthy descriptors are cached; a failure
+    is evaluated again every time).
 
-    :returns: ``(obj, health, reason, (distribution, version))``.
+    :returns: ``(obj, health, reason, slot)``: ``slot`` is where the
+        caller may cache ``obj``, or ``None``.
     """
     slot = cache.key(group, ep, dist) if cache is not None else None
     if slot is not None:
         hit = cache.get(*slot)
         if hit is not None:
-            desc, dist, version = hit
-            health, reason = _check(ep.name, desc)
+            health, reason = _check(ep.name, hit[0])
             if health is Health.OK:
-                return desc, health, reason, (dist, version)
+                return hit[0], health, reason, None
     obj, health, reason, cacheable = _load(ep, cache)
-    owner = _owner(dist, parsed)
-    if slot is not None and cacheable:
-        cache.put(*slot, obj, *owner)
-    return obj, health, reason, owner
+    return obj, health, reason, (slot if cacheable else None)
+
+
+def _from_data(row):
+    """Evaluate a row with descriptor data, importing nothing.
+
+    :returns: ``(obj, health, reason)``.
+    """
+    target = row["value"]
+    if "error" in row:
+        return None, Health.INVALID, (
+            "its descriptor data cannot be read: %s; regenerate it with %r"
+            " and reinstall the plugin"
+            % (row["error"], descriptordata.regenerate_command(target)))
+    try:
+        obj = descriptordata.decode(row["name"], row.get("data"), target,
+                                    row["file"])
+    except exceptions.InvalidDescriptor as exc:
+        return None, Health.INVALID, exc.reason
+    health, reason = _check(row["name"], obj)
+    return (obj if health is Health.OK else None), health, reason
+
+
+def _verify(row, obj, group):
+    """Import a data row's descriptor and hold it against the data.
+
+    :returns: ``(obj, health, reason)``: the plugin is invalid when they
+        disagree, broken when the import fails.
+    """
+    ep = importlib.metadata.EntryPoint(row["name"], row["value"], group)
+    imported, health, reason, _cacheable = _load(ep)
+    if health is not Health.OK:
+        return None, health, reason
+    fields = descriptordata.compare(imported, obj)
+    if fields:
+        return None, Health.INVALID, descriptordata.mismatch_reason(
+            row["value"], row["file"], fields)
+    return obj, Health.OK, ""
+
+
+def _verify_live(row, obj):
+    """Hold an imported descriptor against data lying beside its module
+    (an editable install, or a plugin whose RECORD omits the file):
+    stale data is refused there too, before it ships.
+
+    :returns: ``(obj, health, reason)``.
+    """
+    import sys
+
+    module = sys.modules.get(row["value"].partition(":")[0])
+    path = descriptordata.data_beside(module) if module else None
+    if path is None:
+        return obj, Health.OK, ""
+    attr = row["value"].partition(":")[2]
+    try:
+        held = descriptordata.read(path, module.__name__).get(attr)
+        shipped = descriptordata.decode(row["name"], held, row["value"],
+                                        path)
+    except (OSError, ValueError, exceptions.InvalidDescriptor) as exc:
+        return None, Health.INVALID, (
+            "its descriptor data %s is unusable (%s); regenerate it with "
+            "%r" % (path, getattr(exc, "reason", exc),
+                    descriptordata.regenerate_command(row["value"])))
+    fields = descriptordata.compare(obj, shipped)
+    if fields:
+        return None, Health.INVALID, descriptordata.mismatch_reason(
+            row["value"], path, fields)
+    return obj, Health.OK, ""
+
+
+def _distribution(row):
+    """The distribution of a row, for the descriptor cache's key."""
+    if not row.get("info"):
+        return None
+    return importlib.metadata.PathDistribution(pathlib.Path(row["info"]))
 
 
 def _check(name, obj):
@@ -229,31 +408,92 @@ def _check(name, obj):
     return Health.OK, ""
 
 
-def discover(group=DATASTORES_GROUP, names=None):
+def _rows(group):
+    """The rows of :func:`_scan`, from the listing index while the
+    environment is unchanged.
+
+    A row the index holds as checked carries its descriptor, rebuilt
+    without validating it again, under ``obj``; an index whose rows do
+    not rebuild is a miss.
+
+    :returns: ``(rows, index)``: ``index`` is where the caller writes
+        the rows once evaluated, ``None`` when they came from it (or
+        caching is off).
+    """
+    index = pluginindex.ListingIndex.open(group)
+    rows = index.get() if index is not None else None
+    if rows is not None:
+        try:
+            for row in rows:
+                if row.get("checked"):
+                    row["obj"] = descriptordata.unpack(row["data"])
+                    if row["obj"].name != row["name"]:
+                        raise ValueError(row["name"])
+            return rows, None
+        except (KeyError, TypeError, ValueError, AttributeError):
+            LOG.debug("plugin index %s does not rebuild; scanning",
+                      index.path)
+    return _scan(group, index), index
+
+
+def discover(group=DATASTORES_GROUP, names=None, verify=False):
     """List every datastore plugin, healthy or not.
 
-    Descriptors come from the plugin cache when nothing they depend on
-    has changed (see :mod:`trove_core.plugincache`), else from importing
-    their entry point; duplicates are found over all of them.
+    A plugin installed from a wheel that ships its descriptor data
+    (:mod:`trove_core.descriptordata`) is read from that file, without
+    importing it; others (editable installs, plugins without data) are
+    imported, or taken from the descriptor cache
+    (:mod:`trove_core.plugincache`). Where the environment is unchanged
+    since the last listing, the whole scan comes from the listing index
+    (:mod:`trove_core.pluginindex`). Duplicates are found over every
+    entry point.
 
     :param group: the entry-point group to read.
     :param names: when given, only the entry points registered under
         these names are evaluated (every one of them, so a duplicate is
         still found); the others are neither imported nor listed. The
         guest uses it to touch no plugin but its own.
+    :param verify: also import each evaluated descriptor that was read
+        from data, and read the data beside each imported one, and make
+        the plugin invalid when the two disagree (``show``, ``check``,
+        the guest's load); listing does not.
     :returns: :class:`PluginRecord` objects sorted by name.
     """
-    cache = plugincache.DescriptorCache.open(group)
+    cache = None
     records = []
-    parsed = {}
-    for ep, dist in _entries(group):
-        if names is not None and ep.name not in names:
+    rows, index = _rows(group)
+    for row in rows:
+        name = row["name"]
+        if names is not None and name not in names:
             continue
-        obj, health, reason, owner = _evaluate(group, ep, dist, cache,
-                                               parsed)
-        records.append((ep.name, ep.value, obj, health, reason, owner))
-    if cache is not None:
+        if "file" in row:
+            obj = row.get("obj")
+            if obj is not None:
+                health, reason = Health.OK, ""
+            else:
+                obj, health, reason = _from_data(row)
+                if health is Health.OK and index is not None:
+                    # kept compact: the index is read by every listing
+                    row["checked"] = True
+                    row["data"] = descriptordata.pack(obj)
+            if verify and health is Health.OK:
+                obj, health, reason = _verify(row, obj, group)
+        else:
+            if cache is None:
+                cache = plugincache.DescriptorCache.open(group) or False
+            ep = importlib.metadata.EntryPoint(name, row["value"], group)
+            obj, health, reason, slot = _evaluate(
+                group, ep, _distribution(row), cache or None)
+            if slot is not None:
+                cache.put(*slot, obj, row["dist"], row["version"])
+            if verify and health is Health.OK:
+                obj, health, reason = _verify_live(row, obj)
+        records.append((name, row["value"], obj, health, reason,
+                        (row["dist"], row["version"])))
+    if cache:
         cache.save()
+    if index is not None and names is None:
+        index.put(rows)
     by_name = {}
     for rec in records:
         by_name.setdefault(rec[0], []).append(rec)
@@ -279,13 +519,17 @@ def discover(group=DATASTORES_GROUP, names=None):
 def find(name, records=None):
     """Return the usable record for datastore ``name``.
 
+    Without ``records``, only this name's entry points are evaluated,
+    and a descriptor read from data is checked against its import
+    (``verify``), as the guest's load needs.
+
     :raises PluginNotFound: nothing is registered under ``name``.
     :raises PluginError: the plugin is broken, incompatible, invalid or
         duplicated; the subclass says which, the message says why.
     """
     scanned = records is None
     if scanned:  # evaluate only this name's entry points
-        records = discover(names={name})
+        records = discover(names={name}, verify=True)
     matches = [r for r in records if r.name == name]
     if not matches:
         installed = ({ep.name for ep, _dist in _entries(DATASTORES_GROUP)}

@@ -1,12 +1,16 @@
-"""A cache of datastore descriptors, so listing need not import them.
+"""A cache of imported datastore descriptors, so listing need not import
+them again.
 
-Importing a descriptor module costs a few hundred microseconds; with
-hundreds of plugins installed that dominates ``trove-datastores list``.
-:func:`trove_core.discovery.discover` therefore keeps each healthy
-descriptor of a wheel-installed plugin, as plain data, in one JSON file
-per environment and Python version under ``$XDG_CACHE_HOME/trove-core``
-(default ``~/.cache/trove-core``), and rebuilds it from there (through
-the descriptor's own validation) while nothing that could change the
+Plugins that ship their descriptor as data
+(:mod:`trove_core.descriptordata`) are read without an import; this
+cache serves the others. Importing a descriptor module costs a few
+hundred microseconds; with hundreds of plugins installed that dominates
+``trove-datastores list``. :func:`trove_core.discovery.discover`
+therefore keeps each healthy imported descriptor of a wheel-installed
+plugin, as plain data, in one JSON file per environment and Python
+version under ``$XDG_CACHE_HOME/trove-core`` (default
+``~/.cache/trove-core``), and rebuilds it from there (through the
+descriptor's own validation) while nothing that could change the
 outcome of the import has changed.
 
 What an entry is keyed on (all must be equal for a hit):
@@ -16,7 +20,7 @@ What an entry is keyed on (all must be equal for a hit):
   inode), the ``mtime_ns`` and size of its ``RECORD`` and ``METADATA``
   (any reinstall or upgrade rewrites both), and the ``mtime_ns`` and
   size of the descriptor module's source files;
-* the file as a whole: the cache schema, trove-core's version and the
+* the file as a whole: the cache schema, trove-core's location and the
   ``mtime_ns`` and size of the core modules that validate descriptors,
   the plugin API version, and the exact Python version.
 
@@ -50,6 +54,7 @@ them over every entry point after loading, whether from the cache or
 not.
 """
 
+import functools
 import hashlib
 import importlib
 import itertools
@@ -60,25 +65,28 @@ import pathlib
 import stat
 import sys
 import tempfile
+import time
 import types
 
 from trove_core import descriptor as descriptor_mod
 from trove_core import exceptions
 
-__all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "cache_dir",
-           "enabled"]
+__all__ = ["ENV_SWITCH", "SCHEMA", "DescriptorCache", "NotPrivate",
+           "cache_dir", "core_fingerprint", "enabled", "file_stat",
+           "is_editable", "prune", "read_bytes"]
 
 LOG = logging.getLogger(__name__)
 
 #: bumped whenever the file layout or the key changes
-SCHEMA = 1
+SCHEMA = 2
 
 #: ``TROVE_PLUGIN_CACHE=0`` (or ``false``, ``no``, ``off``) disables it
 ENV_SWITCH = "TROVE_PLUGIN_CACHE"
 
 #: the core modules whose code decides whether a descriptor is valid
-_CORE_MODULES = ("capabilities", "descriptor", "discovery", "exceptions",
-                 "plugincache", "tiers")
+_CORE_MODULES = ("capabilities", "descriptor", "descriptordata",
+                 "discovery", "exceptions", "pluginindex", "plugincache",
+                 "tiers")
 
 
 def enabled(environ=None):
@@ -107,7 +115,43 @@ def cache_dir(environ=None):
     return pathlib.Path(base) / "trove-core"
 
 
-def _stat(path):
+_CHUNK = 1 << 16
+
+
+class NotPrivate(OSError):
+    """A cache file someone else could have written."""
+
+
+def read_bytes(path, private=False):
+    """The bytes of file ``path``, read with ``os.read``: half the cost of
+    ``open().read()``, which counts when a listing reads four small
+    files of each of 500 plugins.
+
+    :param private: refuse (:class:`NotPrivate`) a file not owned by
+        this user or writable by others.
+    :raises OSError: the file cannot be read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if private:
+            st = os.fstat(fd)
+            if st.st_uid != os.getuid() or st.st_mode & (
+                    stat.S_IWGRP | stat.S_IWOTH):
+                raise NotPrivate("%s is not owned by this user or is "
+                                 "writable by others" % path)
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:  # a regular file: the whole of it
+            return data
+        chunks = [data]
+        while data:
+            data = os.read(fd, _CHUNK)
+            chunks.append(data)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def file_stat(path):
     """``[mtime_ns, size]`` of ``path``, or ``None`` when absent."""
     try:
         st = os.stat(path)
@@ -116,25 +160,26 @@ def _stat(path):
     return [st.st_mtime_ns, st.st_size]
 
 
-def _core_fingerprint():
+@functools.cache
+def core_fingerprint():
     """What, in the core and the interpreter, decides an import's
-    outcome."""
-    import importlib.metadata
+    outcome (computed once per process).
 
-    try:
-        version = importlib.metadata.version("trove-core")
-    except importlib.metadata.PackageNotFoundError:
-        version = None
+    The core is known by where it is and the ``mtime_ns`` and size of
+    its validating modules (an install or upgrade rewrites them), not by
+    its distribution's version: finding that would walk every installed
+    distribution.
+    """
     here = pathlib.Path(__file__).resolve().parent
-    return {"schema": SCHEMA, "trove_core": version,
-            "core_files": {m: _stat(here / (m + ".py"))
-                           for m in _CORE_MODULES},
+    return {"schema": SCHEMA, "trove_core": str(here),
+            "core_files": {m: file_stat(here / (m + ".py"))
+                           for m in _CORE_MODULES + ("__init__",)},
             "plugin_api": list(descriptor_mod.PLUGIN_API_VERSION),
             "python": [sys.implementation.name, sys.version,
                        sys.implementation.cache_tag]}
 
 
-def _editable(info):
+def is_editable(info):
     """Whether the dist-info directory ``info`` is an editable install.
 
     An unreadable or malformed ``direct_url.json`` counts as editable:
@@ -161,11 +206,11 @@ def _sources(root, module):
     leaf = root
     for part in module.split("."):
         if leaf is not root:
-            found.append(_stat(leaf + os.sep + "__init__.py"))
+            found.append(file_stat(leaf + os.sep + "__init__.py"))
         leaf = leaf + os.sep + part
-    plain = _stat(leaf + ".py")
+    plain = file_stat(leaf + ".py")
     found.append(plain if plain is not None
-                 else _stat(leaf + os.sep + "__init__.py"))
+                 else file_stat(leaf + os.sep + "__init__.py"))
     return found
 
 
@@ -236,7 +281,7 @@ class DescriptorCache:
         """Read the file on first use: an environment of editable
         installs only never pays for it."""
         if self._old is None:
-            self._header = _core_fingerprint()
+            self._header = core_fingerprint()
             self._old = self._read()
 
     @classmethod
@@ -300,11 +345,11 @@ class DescriptorCache:
             st = os.stat(info)
         except OSError:
             return None
-        record = _stat(info + os.sep + "RECORD")
-        if record is None or _editable(info):
+        record = file_stat(info + os.sep + "RECORD")
+        if record is None or is_editable(info):
             return None
         key = [st.st_dev, st.st_ino, record,
-               _stat(info + os.sep + "METADATA"),
+               file_stat(info + os.sep + "METADATA"),
                _sources(os.path.dirname(info), ep.module)]
         return slot, key
 
@@ -409,25 +454,43 @@ class DescriptorCache:
         self._prune()
 
     def _prune(self):
-        """Delete the cache files of environments that no longer exist
-        (throw-away virtualenvs would otherwise leave one each)."""
-        directory = self.path.parent
+        prune(self.path)
+
+
+#: an index or cache file unused for this long is deleted by the next write
+STALE_SECONDS = 30 * 24 * 3600
+
+
+def prune(keep):
+    """Delete the cache and index files beside ``keep`` whose
+    environment no longer exists, or which nothing has written for
+    :data:`STALE_SECONDS` (throw-away virtualenvs, or ``python -m`` run
+    from many directories, would otherwise leave one file each).
+
+    :param keep: the file just written (a :class:`pathlib.Path`).
+    """
+    directory = keep.parent
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        if name == keep.name or not (
+                name.startswith(("descriptors-", "index-"))
+                and name.endswith(".json")):
+            continue
+        path = directory / name
         try:
-            names = os.listdir(directory)
-        except OSError:
-            return
-        for name in names:
-            if name == self.path.name or not (
-                    name.startswith("descriptors-") and name.endswith(
-                        ".json")):
+            if now - os.stat(path).st_mtime > STALE_SECONDS:
+                LOG.debug("removing plugin cache %s, unused", path)
+                os.unlink(path)
                 continue
-            path = directory / name
-            try:
-                with open(path, "rb") as fp:
-                    prefix = json.load(fp).get("environment")
-                if isinstance(prefix, str) and not os.path.isdir(prefix):
-                    LOG.debug("removing plugin cache %s of %s, which is "
-                              "gone", path, prefix)
-                    os.unlink(path)
-            except (OSError, ValueError, AttributeError) as exc:
-                LOG.debug("left plugin cache %s alone: %s", path, exc)
+            with open(path, "rb") as fp:
+                prefix = json.load(fp).get("environment")
+            if isinstance(prefix, str) and not os.path.isdir(prefix):
+                LOG.debug("removing plugin cache %s of %s, which is "
+                          "gone", path, prefix)
+                os.unlink(path)
+        except (OSError, ValueError, AttributeError) as exc:
+            LOG.debug("left plugin cache %s alone: %s", path, exc)

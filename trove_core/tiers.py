@@ -21,7 +21,7 @@ class Tier(enum.IntEnum):
     @property
     def label(self):
         """The canonical spelling, e.g. ``technical-preview``."""
-        return self.name.lower().replace("_", "-")
+        return _LABELS[self]
 
     @property
     def classifier(self):
@@ -31,6 +31,9 @@ class Tier(enum.IntEnum):
     def __str__(self):
         return self.label
 
+
+#: computed once: listing 500 plugins asks for labels thousands of times
+_LABELS = {tier: tier.name.lower().replace("_", "-") for tier in Tier}
 
 _CLASSIFIERS = {
     Tier.EXPERIMENTAL: "Development Status :: 3 - Alpha",
@@ -60,6 +63,8 @@ def parse_tier(value):
     :raises InvalidTier: the name is not a known tier; the message lists
         the valid ones.
     """
+    if type(value) is str and value in _ALIASES:  # the usual spelling
+        return _ALIASES[value]
     if isinstance(value, Tier):
         return value
     if isinstance(value, str):

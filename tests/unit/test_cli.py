@@ -361,3 +361,40 @@ class TestHelp:
         text = capsys.readouterr().out
         for code, meaning in cli.EXIT_CODES.items():
             assert "%d  %s" % (code, meaning[:30]) in text
+
+
+class TestJSONOutput:
+    @pytest.mark.parametrize("view", ["list", "show", "matrix"])
+    def test_same_text_as_json_dumps(self, view):
+        """-f json prints exactly json.dumps(indent=2) of the data."""
+        records = discovery.discover()
+        policy = tiers.TierPolicy()
+        if view == "list":
+            result = views.list_plugins(records, policy)
+        elif view == "show":
+            (rec,) = [r for r in records if r.name == "mysql"]
+            result = views.show(rec, policy)
+        else:
+            result = views.matrix(records)
+        assert output.render(result, "json") == json.dumps(
+            result.data, indent=2) + "\n"
+
+    @pytest.mark.parametrize("data", [
+        pytest.param({1: "int key"}, id="int-key"),
+        pytest.param([1.5, float("inf"), -0.0], id="floats"),
+        pytest.param({"a": [[], {}, [None, True, False, 7]]}, id="nested"),
+        pytest.param({"é": "ü\n\"\\\u2028"}, id="escapes"),
+        pytest.param(("a", ("b",)), id="tuples"),
+        pytest.param({"s": {"x"}}, id="unencodable"),
+    ])
+    def test_unusual_values(self, data):
+        """Values the fast writer leaves to json.dumps come out the same
+        (or fail the same way)."""
+        result = output.Result(data, (), [])
+        try:
+            expected = json.dumps(data, indent=2) + "\n"
+        except TypeError:
+            with pytest.raises(TypeError):
+                output.render(result, "json")
+            return
+        assert output.render(result, "json") == expected

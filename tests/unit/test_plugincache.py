@@ -327,6 +327,25 @@ class TestPrune:
         assert written["environment"] == sys.prefix
 
 
+    def test_unused_and_orphaned_index_files_removed(self, tmp_path):
+        """An index or cache file nobody wrote for 30 days goes, as does
+        one of a vanished environment; a recent one stays."""
+        directory = tmp_path / "trove-core"
+        directory.mkdir()
+        keep = directory / "index-me.json"
+        keep.write_text("{}")
+        old = directory / "index-old.json"
+        old.write_text(json.dumps({"environment": str(tmp_path)}))
+        stale = os.stat(old).st_mtime - plugincache.STALE_SECONDS - 60
+        os.utime(old, (stale, stale))
+        gone = directory / "index-gone.json"
+        gone.write_text(json.dumps({"environment": str(tmp_path / "no")}))
+        recent = directory / "descriptors-recent.json"
+        recent.write_text(json.dumps({"environment": str(tmp_path)}))
+        plugincache.prune(keep)
+        assert sorted(p.name for p in directory.iterdir()) == [
+            "descriptors-recent.json", "index-me.json"]
+
     def test_unseen_entries_kept_while_installed(self, tmp_path):
         """Entries another sys.path put there stay while their dist-info
         exists; those of uninstalled distributions go."""

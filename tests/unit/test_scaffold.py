@@ -21,7 +21,9 @@ class TestRender:
         assert set(files) == {
             "setup.cfg", "setup.py", "pyproject.toml", "requirements.txt",
             "README.rst", "trove_ds_couch/__init__.py",
-            "trove_ds_couch/plugin.py", "trove_ds_couch/options.py",
+            "trove_ds_couch/plugin.py",
+            "trove_ds_couch/plugin.descriptor.json",
+            "trove_ds_couch/options.py",
             "trove_ds_couch/manager.py",
             "trove_ds_couch/elements/README.rst",
             "tests/unit/test_plugin.py",
@@ -38,6 +40,18 @@ class TestRender:
         assert 'tier="stable"' in files["trove_ds_couch_db/plugin.py"]
         assert "class TestCouchDBConformance" in files[
             "tests/conformance/test_couch_db_conformance.py"]
+
+    def test_descriptor_data(self):
+        """The package ships its descriptor as data, declared package
+        data, and its tests check that it is current."""
+        _dirname, files = scaffold.render("couch_db", tier="stable")
+        data = json.loads(files["trove_ds_couch_db/plugin.descriptor.json"])
+        assert data["module"] == "trove_ds_couch_db.plugin"
+        desc = data["descriptors"]["DESCRIPTOR"]
+        assert (desc["name"], desc["tier"]) == ("couch_db", "stable")
+        assert "*.descriptor.json" in files["setup.cfg"]
+        assert 'check_shipped("couch_db")' in files[
+            "tests/unit/test_plugin.py"]
 
     @pytest.mark.parametrize("name, title", [
         pytest.param("postgresql", "PostgreSQL", id="postgresql"),
@@ -131,6 +145,17 @@ class TestScaffoldEndToEnd:
             check=True, capture_output=True, text=True, timeout=600)
         env = dict(os.environ, PYTHONPATH=str(site))
         env.pop("TROVE_EVIDENCE_DIR", None)
+        assert (site / "trove_ds_scaffolded_demo" /
+                "plugin.descriptor.json").is_file()
+        listing = ("import sys; from trove_core import discovery; "
+                   "[r] = [r for r in discovery.discover() "
+                   "if r.name == 'scaffolded_demo']; "
+                   "print(r.health.value, "
+                   "'trove_ds_scaffolded_demo' in sys.modules)")
+        out = subprocess.run([sys.executable, "-c", listing], env=env,
+                             check=True, capture_output=True,
+                             text=True, cwd=tmp_path).stdout
+        assert out.split() == ["ok", "False"]  # read, not imported
         check = ("from trove_core import discovery; "
                  "r = discovery.find('scaffolded_demo'); "
                  "_, cls = discovery.load_manager_class('scaffolded_demo'); "

@@ -6,8 +6,8 @@
     trove-ds-NAME/
         setup.cfg  setup.py  pyproject.toml  requirements.txt  README.rst
         trove_ds_NAME/
-            __init__.py  plugin.py  options.py  manager.py
-            elements/README.rst
+            __init__.py  plugin.py  plugin.descriptor.json  options.py
+            manager.py  elements/README.rst
         tests/unit/test_plugin.py
         tests/conformance/test_NAME_conformance.py
 
@@ -52,6 +52,15 @@ classifier =
 
 [files]
 packages = $package
+
+[options.package_data]
+# the descriptor as data, which listings read instead of importing the
+# plugin; after changing plugin.py run
+#   python -m trove_core.descriptordata $package.plugin:DESCRIPTOR
+# (tests/unit/test_plugin.py fails until you do)
+$package =
+    *.descriptor.json
+    elements/**/*
 
 [extras]
 # the datastore's Python driver goes here, e.g. PyMySQL>=1.0
@@ -237,12 +246,20 @@ the descriptor (``OSSupport("debian-12", ("package",))``).
 _UNIT_TEST = '''\
 """The $title plugin registers and loads through its entry points."""
 
+from trove_core import descriptordata
 from trove_core import discovery
 from trove_core import options
 
 
 class TestRegistration:
     """The installed distribution is seen by trove-core."""
+
+    def test_descriptor_data_current(self):
+        """plugin.descriptor.json (what listings read) equals
+        plugin.DESCRIPTOR; after changing plugin.py, run
+        python -m trove_core.descriptordata $package.plugin:DESCRIPTOR"""
+        assert descriptordata.check_shipped("$name") == [
+            ("$package.plugin:DESCRIPTOR", "")]
 
     def test_listed(self):
         """discover() lists the datastore from this distribution."""
@@ -343,8 +360,23 @@ def _files(name, tier):
         "tests/conformance/test_%s_conformance.py" % name:
             _CONFORMANCE_TEST,
     }
-    return dist, {path: string.Template(text).substitute(values)
-                  for path, text in layout.items()}
+    files = {path: string.Template(text).substitute(values)
+             for path, text in layout.items()}
+    files["%s/plugin.descriptor.json" % package] = _descriptor_data(
+        package, files["%s/plugin.py" % package])
+    return dist, files
+
+
+def _descriptor_data(package, plugin_text):
+    """The data file of the rendered ``plugin.py`` (our own template,
+    run here rather than imported: the package is not installed yet)."""
+    from trove_core import descriptordata
+
+    namespace = {}
+    exec(compile(plugin_text, "plugin.py", "exec"),  # noqa: S102
+         namespace)
+    return descriptordata.dumps("%s.plugin" % package,
+                                {"DESCRIPTOR": namespace["DESCRIPTOR"]})
 
 
 def render(name, tier="experimental"):

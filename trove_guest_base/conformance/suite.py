@@ -62,8 +62,8 @@ from trove_guest_base.conformance.hostile import SecretsAtRestTests
 __all__ = [
     "AccessTests", "BackupHostileTests", "BackupTests", "BoundedTests",
     "ClusterTests", "ConfigurationTests", "DatabasesTests",
-    "DatastoreSuite", "DiagnosticsTests", "GuestLogsTests",
-    "LifecycleTests", "NotDeclaredTests", "ReplicationTests",
+    "DatastoreSuite", "DescriptorDataTests", "DiagnosticsTests",
+    "GuestLogsTests", "LifecycleTests", "NotDeclaredTests", "ReplicationTests",
     "RootHostileTests", "RootTests", "SSLTests", "SecretsAtRestTests",
     "UsersTests",
 ]
@@ -784,10 +784,31 @@ for _name in caps.CAPABILITIES:
 del _name, _test
 
 
-class DatastoreSuite(LifecycleTests, DatabasesTests, UsersTests,
-                     AccessTests, RootTests, BackupTests, ReplicationTests,
-                     ConfigurationTests, GuestLogsTests, SSLTests,
-                     DiagnosticsTests, ClusterTests, NotDeclaredTests,
-                     BackupHostileTests, BoundedTests, RootHostileTests,
-                     SecretsAtRestTests):
+class DescriptorDataTests(ConformanceBase):
+    """The plugin's shipped descriptor data. Not a capability: it needs
+    no running datastore and counts in no capability's result."""
+
+    def test_descriptor_data_current(self):
+        """The descriptor data the plugin ships (read by listings in
+        place of its code) equals the descriptor its code builds."""
+        from trove_core import descriptordata
+
+        if not self.datastore:
+            pytest.skip("the kit class sets no 'datastore': its shipped "
+                        "descriptor data cannot be checked")
+        found = descriptordata.check_shipped(self.datastore)
+        stale = [p for _t, p in found if p.startswith("stale")]
+        assert not stale, "; ".join(stale)
+        missing = [p for _t, p in found if p]
+        if missing:
+            pytest.skip("no descriptor data shipped (listing imports the "
+                        "plugin instead): %s" % "; ".join(missing))
+
+
+class DatastoreSuite(DescriptorDataTests, LifecycleTests, DatabasesTests,
+                     UsersTests, AccessTests, RootTests, BackupTests,
+                     ReplicationTests, ConfigurationTests, GuestLogsTests,
+                     SSLTests, DiagnosticsTests, ClusterTests,
+                     NotDeclaredTests, BackupHostileTests, BoundedTests,
+                     RootHostileTests, SecretsAtRestTests):
     """Every conformance test; subclass it and provide the fixtures."""

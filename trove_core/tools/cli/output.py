@@ -100,6 +100,84 @@ def _yaml(data):
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
+_STRING = json.encoder.encode_basestring_ascii
+_CONSTANTS = {True: "true", False: "false", None: "null"}
+_HEADS = {}
+
+
+class _Unusual(Exception):
+    """A value :func:`_json` leaves to :func:`json.dumps`."""
+
+
+def _json(value, pad, out):
+    """Append ``value`` as ``json.dumps(value, indent=2)`` spells it.
+
+    The same text, written without the pure-Python encoder's generator
+    per value, which made the JSON of 500 plugins cost about as much as
+    finding them. Only strings, booleans, ``None``, integers, lists and
+    dicts with string keys: anything else raises :class:`_Unusual`.
+    """
+    kind = type(value)
+    if kind is str:
+        out.append(_STRING(value))
+    elif value is None:
+        out.append("null")
+    elif kind is bool:
+        out.append(_CONSTANTS[value])
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = pad + "  "
+        first = True
+        for key, item in value.items():
+            # ',\n    "key": ' once per key and depth, not per value
+            head = _HEADS.get((inner, key, first))
+            if head is None:
+                if type(key) is not str:
+                    raise _Unusual(key)
+                head = _HEADS[inner, key, first] = (
+                    ("{" if first else ",") + inner + _STRING(key) + ": ")
+            first = False
+            kind = type(item)
+            if kind is str:
+                out.append(head + _STRING(item))
+            elif kind is bool or item is None:
+                out.append(head + _CONSTANTS[item])
+            else:
+                out.append(head)
+                _json(item, inner, out)
+        out.append(pad + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = pad + "  "
+        if all(type(item) is str for item in value):
+            out.append("[" + inner + ("," + inner).join(map(_STRING, value))
+                       + pad + "]")
+            return
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            _json(item, inner, out)
+            sep = "," + inner
+        out.append(pad + "]")
+    else:
+        raise _Unusual(value)
+
+
+def _dump_json(data):
+    out = []
+    try:
+        _json(data, "\n", out)
+    except (_Unusual, RecursionError):
+        return json.dumps(data, indent=2)
+    return "".join(out)
+
+
 def render(result, fmt):
     """Return ``result`` rendered as ``fmt``.
 
@@ -114,7 +192,7 @@ def render(result, fmt):
     if fmt == "csv":
         return _csv(result.columns, result.rows)
     if fmt == "json":
-        return json.dumps(result.data, indent=2) + "\n"
+        return _dump_json(result.data) + "\n"
     if fmt == "yaml":
         return _yaml(result.data)
     raise exceptions.BadRequest(

@@ -26,8 +26,9 @@ def _label(tier):
 def _strategies(desc, policy):
     if desc is None:
         return []
+    allowed = policy.allowed  # Tier members: no parsing per strategy
     return [{"name": s.name, "kind": s.kind, "tier": s.tier.label,
-             "allowed": policy.allows(s.tier), "summary": s.summary}
+             "allowed": s.tier in allowed, "summary": s.summary}
             for s in desc.strategies]
 
 
@@ -57,14 +58,27 @@ def _strategy_line(strategy):
         "" if strategy["allowed"] else ", not allowed")
 
 
-def _verified(record, evidence_dir, load_manager=False):
+def _reports(evidence_dir):
+    """The file names in the evidence directory (one listing instead of
+    a ``stat`` per plugin)."""
+    try:
+        return frozenset(os.listdir(evidence_dir))
+    except OSError:
+        return frozenset()
+
+
+def _verified(record, evidence_dir, load_manager=False, reports=None):
     from trove_core.tools import evidence
 
     if not record.ok:
         return None, None
-    path = os.path.join(evidence.evidence_dir(evidence_dir),
-                        "%s.json" % record.name)
-    if not os.path.exists(path):  # no report: nothing above 'unverified'
+    name = "%s.json" % record.name
+    if reports is not None:
+        found = name in reports
+    else:
+        found = os.path.exists(os.path.join(
+            evidence.evidence_dir(evidence_dir), name))
+    if not found:  # no report: nothing above 'unverified'
         return None, UNVERIFIED
     ev = evidence.evaluate(record, evidence_dir, load_manager=load_manager)
     return ev, _label(ev.verified)
@@ -86,17 +100,19 @@ def list_plugins(records, policy, evidence_dir=None):
     from trove_core.tools import evidence
 
     evidence_dir = evidence.evidence_dir(evidence_dir)
+    reports = _reports(evidence_dir)
+    allowed = policy.allowed  # Tier members: no parsing per plugin
     data, rows = [], []
     for rec in records:
         desc = rec.descriptor
-        _ev, verified = _verified(rec, evidence_dir)
+        _ev, verified = _verified(rec, evidence_dir, reports=reports)
         item = {
             "name": rec.name,
             "distribution": rec.distribution,
             "version": rec.version,
             "declared_tier": desc.tier.label if desc else None,
             "verified_tier": verified,
-            "allowed": policy.allows(desc.tier) if desc else False,
+            "allowed": desc.tier in allowed if desc else False,
             "health": rec.health.value,
             "reason": rec.reason,
             "capabilities": sorted(desc.capabilities) if desc else [],
