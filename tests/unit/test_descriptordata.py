@@ -28,6 +28,7 @@ SHIPPED = [
     "trove_test_plugins.nodriver:DESCRIPTOR",
     "trove_test_plugins.dupe:DESCRIPTOR",
     "trove_test_plugins_dup:DESCRIPTOR",
+    "trove_ds_fake.plugin:DESCRIPTOR",
 ]
 
 MODULE = '''from trove_core.descriptor import DatastoreDescriptor
