@@ -327,7 +327,7 @@ def run_backup(source, storage, location, key=None, progress=None,
             proc.wait()
         if isinstance(exc, exceptions.TroveError):
             raise
-        if isinstance(exc, (OSError, ValueError)):
+        if isinstance(exc, (OSError, ValueError, zlib.error)):
             raise exceptions.BackupError(
                 backup_id=location, reason="%s: %s"
                 % (type(exc).__name__, exc)) from exc
