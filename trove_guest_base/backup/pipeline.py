@@ -27,8 +27,9 @@ from trove_core import exceptions
 from trove_guest_base import process
 from trove_guest_base.backup import compress
 
-__all__ = ["BackupResult", "Command", "File", "expect_head",
-           "expect_tail", "run_backup", "run_restore", "time_limits"]
+__all__ = ["BackupResult", "Command", "File", "Stream", "expect_head",
+           "expect_tail", "run_backup", "run_restore", "stream_limits",
+           "time_limits"]
 
 LOG = logging.getLogger(__name__)
 
@@ -92,6 +93,29 @@ class File:
     path: str
     mode: int = 0o600
     check: object = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Stream:
+    """A backup read from a source the caller opens in this process (a
+    datastore's own protocol): ``open(chunk)`` returns an iterator of
+    byte strings of at most about ``chunk`` bytes, and the iterator's
+    ``close()`` (a generator's) releases the source, also when the
+    backup fails half-way. The iterator enforces its own time limits
+    (see :func:`stream_limits`) and raises when the stream is not
+    complete; ``check`` as for :class:`Command`.
+    """
+
+    open: object
+    check: object = None
+
+
+def stream_limits(default=DEFAULT_STALL):
+    """The limits a :class:`Stream` enforces: ``(stall, total)``, seconds
+    without a byte (:func:`time_limits`' value, else ``default``) and in
+    all (``None``: unbounded)."""
+    limits = _LIMITS.get() or {}
+    return limits.get("stall") or default, limits.get("total")
 
 
 def expect_head(magic, what, offset=0):
@@ -251,7 +275,7 @@ def run_backup(source, storage, location, key=None, progress=None,
     committed = False
     stored = raw = 0
     pending = b""
-    proc = None
+    proc = chunks = None
     head = tail = b""
 
     def emit(data, last=False):
@@ -279,6 +303,8 @@ def run_backup(source, storage, location, key=None, progress=None,
     try:
         if isinstance(source, Command):
             proc, chunks = _spawn_source(source, chunk, location)
+        elif isinstance(source, Stream):
+            chunks = source.open(chunk)
         else:
             chunks = _source_chunks(source, chunk)
         chunks = iter(chunks)
@@ -334,6 +360,8 @@ def run_backup(source, storage, location, key=None, progress=None,
         raise
     finally:
         compressor.close()
+        with contextlib.suppress(Exception):
+            chunks.close()
         if proc is not None:
             _close_pipes(proc)
     seconds = clock() - started
