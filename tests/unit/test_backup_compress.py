@@ -22,8 +22,8 @@ TEXT = b"".join(b"row %d: %s\n" % (i, b"abcdefgh" * (i % 13))
 def deflate(blocks, threads=2):
     engine = compress.compressor(threads)
     try:
-        out = [engine.compress(block) for block in blocks]
-        out.append(engine.flush())
+        out = [piece for block in blocks for piece in engine.compress(block)]
+        out.extend(engine.flush())
     finally:
         engine.close()
     return b"".join(out)
@@ -179,8 +179,8 @@ class TestPipeline:
             calls.append(1)
             if len(calls) == 3:
                 raise zlib.error("Error -2 while compressing")
-            return compress.zlib.compressobj(level, zlib.DEFLATED,
-                                             -15).compress(data)
+            return (compress.zlib.compressobj(level, zlib.DEFLATED,
+                                              -15).compress(data), b"")
         monkeypatch.setattr(compress, "_deflate", failing)
         source = tmp_path / "src"
         source.write_bytes(os.urandom(6 * MIB))

@@ -31,6 +31,8 @@ LEVEL = 6
 WINDOW = 32 * 1024
 #: magic, deflate, no flags, no mtime, no extra flags, Unix.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+#: what a worker hands zlib at a time.
+_SLICE = 256 * 1024
 #: an empty final deflate block (fixed Huffman, BFINAL set).
 _LAST_BLOCK = zlib.compressobj(LEVEL, zlib.DEFLATED, -15).flush()
 
@@ -42,16 +44,23 @@ def _deflate(level, data, zdict):
                                   zlib.Z_DEFAULT_STRATEGY, zdict)
     else:
         engine = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return engine.compress(data) + engine.flush(zlib.Z_SYNC_FLUSH)
+    # fed in slices, the output kept in pieces: zlib's output buffer of
+    # one call and a join would each copy a block's worth
+    view = memoryview(data)
+    out = [engine.compress(view[i:i + _SLICE])
+           for i in range(0, len(view), _SLICE)]
+    out.append(engine.flush(zlib.Z_SYNC_FLUSH))
+    return [piece for piece in out if piece]
 
 
 class ParallelGzip:
-    """A gzip compressor with zlib's ``compress``/``flush`` interface
-    whose blocks are deflated by ``threads`` worker threads.
+    """A gzip compressor whose blocks are deflated by ``threads`` worker
+    threads.
 
     ``compress`` returns the output of the blocks that are done, in
-    order (possibly ``b""``); ``flush`` waits for the rest and ends the
-    member. Call :meth:`close` when done or abandoned (it stops the
+    order, as a list of byte strings (possibly empty: the pieces are not
+    joined, which would copy them); ``flush`` waits for the rest and
+    ends the member. Call :meth:`close` when done or abandoned (it stops the
     workers). An error in a worker is raised by the next ``compress`` or
     ``flush``.
 
@@ -74,7 +83,8 @@ class ParallelGzip:
     def compress(self, data):
         """Queue ``data`` (bytes) as the next block.
 
-        :returns: compressed bytes ready so far, in order.
+        :returns: a list of the compressed pieces ready so far, in
+            order.
         """
         if self._ended:
             raise ValueError("compress() after flush()")
@@ -93,23 +103,24 @@ class ParallelGzip:
                 self._window = (self._window + data)[-WINDOW:]
         while self._pending and (len(self._pending) > self.threads
                                  or self._pending[0].done()):
-            out.append(self._pending.popleft().result())
-        return b"".join(out)
+            out.extend(self._pending.popleft().result())
+        return out
 
     def flush(self):
         """Wait for every block and end the member.
 
-        :returns: the remaining compressed bytes and the trailer.
+        :returns: a list of the remaining compressed pieces and the
+            trailer.
         """
-        out = [self.compress(b"")]
+        out = self.compress(b"")
         while self._pending:
-            out.append(self._pending.popleft().result())
+            out.extend(self._pending.popleft().result())
         self._ended = True
         out.append(_LAST_BLOCK)
         out.append(struct.pack("<II", self._crc & 0xFFFFFFFF,
                                self._size & 0xFFFFFFFF))
         self.close()
-        return b"".join(out)
+        return out
 
     def close(self):
         """Stop the workers; queued blocks are dropped."""
@@ -125,8 +136,14 @@ class _Serial:
 
     def __init__(self, level=LEVEL):
         self._engine = zlib.compressobj(level, zlib.DEFLATED, 31)
-        self.compress = self._engine.compress
-        self.flush = self._engine.flush
+
+    def compress(self, data):
+        """As :meth:`ParallelGzip.compress`."""
+        return [self._engine.compress(data)]
+
+    def flush(self):
+        """As :meth:`ParallelGzip.flush`."""
+        return [self._engine.flush()]
 
     def close(self):
         """Nothing to stop."""

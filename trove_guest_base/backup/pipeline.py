@@ -321,7 +321,8 @@ def run_backup(source, storage, location, key=None, progress=None,
             mark = clock()
             out = compressor.compress(data)
             spent["compress"] += clock() - mark
-            emit(out)
+            for piece in out:
+                emit(piece)
             if progress:
                 progress(raw)
         if proc is not None:
@@ -330,7 +331,9 @@ def run_backup(source, storage, location, key=None, progress=None,
         mark = clock()
         out = compressor.flush()
         spent["compress"] += clock() - mark
-        emit(out, last=True)
+        for piece in out[:-1]:
+            emit(piece)
+        emit(out[-1], last=True)
         meta = dict(metadata or {}, format=FORMAT, size=stored,
                     raw_size=raw, checksum="sha256:" + digest.hexdigest(),
                     encrypted=encryptor is not None,
