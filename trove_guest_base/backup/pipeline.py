@@ -34,9 +34,10 @@ __all__ = ["BackupResult", "Command", "File", "Stream", "expect_head",
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-#: threads deflating a backup: a guest has few cores, and the tool and
-#: the datastore need theirs.
-THREADS = 2
+#: threads deflating a backup: two where the guest may use two cores (a
+#: guest has few, and the tool and the datastore need theirs), else one.
+THREADS = min(2, len(os.sched_getaffinity(0))
+              if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 FORMAT = "trove-backup/1"
 #: bytes of the start and the end of a backup kept for its ``check``.
 PEEK = 4096
