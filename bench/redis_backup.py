@@ -256,8 +256,8 @@ def markdown(results):
         "# Redis backup and restore: guest vs redis-cli + gzip", "",
         "Produced by `bench/redis_backup.py` (%s, same machine: "
         "%d CPUs, redis-server %s). Guest backup = `create_backup` "
-        "(BGSAVE, then RDB -> gzip level 6 on two threads -> SHA-256 -> "
-        "file storage -> read-back check). "
+        "(the RDB of an RDB-only SYNC, streamed -> gzip level 6 on two "
+        "threads -> SHA-256 -> file storage -> read-back check). "
         "Direct backup = `redis-cli --rdb - | gzip -6`. Guest restore = "
         "`prepare` with `backup_info` on a new server (verify checksum, "
         "decompress, start, load). Direct restore = `gzip -dc > dump.rdb`"
@@ -275,8 +275,9 @@ def markdown(results):
         % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            os.cpu_count(), _redis_version()), "",
         "| dataset (used_memory) | RDB | guest backup | direct backup | "
-        "ratio | guest time: BGSAVE / file read / deflate wait / write / "
-        "commit / verify / other | guest .gz (direct) | peak RSS backup "
+        "ratio | guest time: BGSAVE (fallback only) / RDB stream wait / "
+        "deflate wait / write / commit / verify / other | guest .gz "
+        "(direct) | peak RSS backup "
         "(baseline) | restore guest / direct |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
