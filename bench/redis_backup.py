@@ -6,8 +6,8 @@ For each dataset size, in one run on the same machine:
   ``used_memory`` reaches the target (values from a pool of random hex
   strings, so they compress about as much as typical text);
 * back it up ``--reps`` times through the guest (``create_backup``:
-  BGSAVE, then stream the RDB through the two-thread gzip, SHA-256, file
-  storage and the read-back check) in a separate process whose peak RSS
+  the RDB of an RDB-only SYNC streamed through the two-thread gzip,
+  SHA-256, file storage and the read-back check) in a separate process whose peak RSS
   and time breakdown are recorded, and as often directly with
   ``redis-cli --rdb - | gzip -6 > file``, interleaved (guest first in odd
   repetitions, direct first in even ones); medians and spread reported;
