@@ -7,8 +7,9 @@ For each dataset size, in one run on the same machine:
   strings, so they compress about as much as typical text);
 * back it up ``--reps`` times through the guest (``create_backup``:
   the RDB of an RDB-only SYNC streamed through the two-thread gzip,
-  SHA-256, file storage and the read-back check) in a separate process whose peak RSS
-  and time breakdown are recorded, and as often directly with
+  SHA-256, file storage and the read-back check; ``--bgsave``: BGSAVE,
+  then the file) in a separate process whose peak RSS and time
+  breakdown are recorded, and as often directly with
   ``redis-cli --rdb - | gzip -6 > file``, interleaved (guest first in odd
   repetitions, direct first in even ones); medians and spread reported;
 * restore it once through the guest (``prepare`` with ``backup_info`` on
@@ -93,6 +94,8 @@ def _child(argv):
             finally:
                 waited.append(time.monotonic() - mark)
         mgr.backup_strategy().snapshot = timed
+        if spec.get("bgsave"):
+            mgr.backup_strategy().stream = False
         result = mgr.create_backup({"id": spec["backup_id"]})
         extra = {"size": result.size, "raw_size": result.raw_size,
                  "pipeline_s": result.seconds,
@@ -168,7 +171,7 @@ def _spread(values):
             "runs": [round(v, 3) for v in values]}
 
 
-def run_size(megabytes, reps=3, restore=True):
+def run_size(megabytes, reps=3, restore=True, bgsave=False):
     """Measure one dataset size; return a result dict."""
     root = tempfile.mkdtemp(prefix="redis-bench-")
     # run as root, the server runs as the redis user, which must enter
@@ -200,7 +203,7 @@ def run_size(megabytes, reps=3, restore=True):
                 guest.append(_in_child({
                     "root": root, "name": "source",
                     "opts": {"port": opts["port"]}, "op": "backup",
-                    "backup_id": backup_id}))
+                    "backup_id": backup_id, "bgsave": bgsave}))
                 if rep < reps - 1:
                     storage = mgr.backup_storage()
                     storage.delete(backup_id + ".rdb.gz")
@@ -323,11 +326,15 @@ def main(argv=None):
                         help="backups of each kind per size")
     parser.add_argument("--no-restore", action="store_true",
                         help="measure backups only")
+    parser.add_argument("--bgsave", action="store_true",
+                        help="back up through BGSAVE and the file (the "
+                        "fallback) instead of the streamed SYNC")
     parser.add_argument("--out", help="write Markdown results here")
     args = parser.parse_args(argv)
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        result = run_size(size, args.reps, not args.no_restore)
+        result = run_size(size, args.reps, not args.no_restore,
+                          args.bgsave)
         print(json.dumps(result), flush=True)
         results.append(result)
     text = markdown(results)
