@@ -2,13 +2,13 @@
 
 Stored format: one gzip member of the tool's output (deflated on
 :data:`THREADS` cores by :class:`~.compress.ParallelGzip`; objects
-written by one thread are the same format, and both restore alike);
-when a key is given, that gzip
-stream is encrypted in independent AES-256-GCM frames (``4-byte length |
-ciphertext``), each with a nonce of a random 7-byte prefix, a 4-byte
-counter and a last-frame flag, so frames cannot be reordered, dropped or
-truncated unnoticed. The SHA-256 of the stored bytes is kept in the
-object's metadata and checked before a restore starts.
+written by one thread are the same format, and both restore alike).
+When a key is given, that gzip stream is encrypted in independent
+AES-256-GCM frames (``4-byte length | ciphertext``), each with a nonce of
+a random 7-byte prefix, a 4-byte counter and a last-frame flag, so frames
+cannot be reordered, dropped or truncated unnoticed. The SHA-256 of the
+stored bytes is kept in the object's metadata and checked before a
+restore starts.
 """
 
 import contextlib
@@ -253,7 +253,8 @@ def run_backup(source, storage, location, key=None, progress=None,
     The committed object is read back before the backup counts (see
     :func:`verify`): its size and SHA-256 must be what was written.
 
-    :param source: a :class:`Command` (its stdout) or a :class:`File`.
+    :param source: a :class:`Command` (its stdout), a :class:`File` or
+        a :class:`Stream`.
     :param storage: a :class:`~trove_guest_base.backup.StorageDriver`.
     :param location: where the backup goes in that storage.
     :param key: 32 bytes to encrypt with, or ``None``.
