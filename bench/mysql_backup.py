@@ -5,17 +5,21 @@ For each dataset size, in one run on the same machine:
 * fill database ``bench`` of a MariaDB server started by the plugin's own
   prepare until the dump reaches the target size (rows of hex text and
   random bytes, so gzip has real work);
-* back it up through the guest (``create_backup``: mariadb-dump streamed
-  through gzip and SHA-256 into file storage) in a separate process whose
-  peak RSS is recorded, and directly with ``mariadb-dump ... | gzip -6 >
-  file`` (same dump options, no shell);
-* restore it through the guest (the strategy's restore: verify the
+* back it up ``--reps`` times through the guest (``create_backup``:
+  mariadb-dump streamed through the two-thread gzip, SHA-256, file
+  storage and the read-back check) in a separate process whose peak RSS
+  and time breakdown (``BackupResult.timings``) are recorded, and as
+  often directly with ``mariadb-dump ... | gzip -6 > file`` (same dump
+  options, no shell), interleaved (guest first in odd repetitions,
+  direct first in even ones); medians and the spread are reported;
+* restore it once through the guest (the strategy's restore: verify the
   checksum, decompress, feed the client) into a second server, also in a
-  separate process, and directly with ``gzip -dc file | mariadb``.
+  separate process, and directly with ``gzip -dc file | mariadb``
+  (``--no-restore`` skips this).
 
 Usage::
 
-    .venv/bin/python bench/mysql_backup.py --sizes 100,500 \\
+    .venv/bin/python bench/mysql_backup.py --sizes 10,100,500 --reps 3 \\
         --out bench/results/mysql.md
 
 Not a test: it takes many minutes and several GB of disk.
@@ -26,6 +30,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,13 +81,23 @@ def _child(args):
     with open(args.child_conf, encoding="utf-8") as handle:
         spec = json.load(handle)
     manager, _ = _manager(spec["root"], spec["name"], spec["options"])
+    if args.child in ("baseline", "backup"):
+        # what a running guest has done already: load the strategy and
+        # the storage driver (plugin discovery), and talk to its server
+        # (its status checks import the driver and connect)
+        manager.backup_strategy("mysqldump")
+        manager.backup_storage()
+        _query(manager, "SELECT 1")
     started = time.monotonic()
     if args.child == "baseline":
         extra = {}
     elif args.child == "backup":
         result = manager.create_backup({"id": spec["backup_id"],
                                         "type": "mysqldump"})
-        extra = {"size": result.size, "raw_size": result.raw_size}
+        extra = {"size": result.size, "raw_size": result.raw_size,
+                 "pipeline_s": result.seconds,
+                 "verify_s": result.verify_seconds,
+                 "timings": result.timings}
     else:
         backup.MySQLDump(manager).restore(manager.backup_storage(),
                                           spec["location"])
@@ -138,7 +153,34 @@ def _count(manager):
     return _query(manager, "SELECT COUNT(*) FROM bench.t")[0][0]
 
 
-def run(sizes, root):
+def _spread(values):
+    return {"median": round(statistics.median(values), 3),
+            "min": round(min(values), 3), "max": round(max(values), 3),
+            "runs": [round(v, 3) for v in values]}
+
+
+def _backups(root, source, source_opts, size, reps):
+    """``reps`` guest and direct backups, interleaved."""
+    guest, direct = [], []
+    direct_path = os.path.join(root, "direct-%d.sql.gz" % size)
+    for rep in range(reps):
+        order = ("guest", "direct") if rep % 2 == 0 else ("direct",
+                                                           "guest")
+        for kind in order:
+            if kind == "guest":
+                backup_id = "bench-%d-%d" % (size, rep)
+                guest.append(_in_child(root, "backup", "source",
+                                       source_opts, backup_id=backup_id))
+                if rep < reps - 1:
+                    source.backup_storage().delete(backup_id + ".sql.gz")
+            else:
+                if os.path.exists(direct_path):
+                    os.unlink(direct_path)
+                direct.append(_direct_backup(source, direct_path))
+    return guest, direct, direct_path
+
+
+def run(sizes, root, reps=3, restore=True):
     """Run every size; return the result rows."""
     source, source_opts = _manager(root, "source")
     target, target_opts = _manager(root, "target")
@@ -151,37 +193,53 @@ def run(sizes, root):
                              source_opts)["peak_rss_kb"]
         for size in sizes:
             count = _fill(source, size)
-            guest_b = _in_child(root, "backup", "source", source_opts,
-                                backup_id="bench-%d" % size)
-            direct_path = os.path.join(root, "direct-%d.sql.gz" % size)
-            direct_b = _direct_backup(source, direct_path)
-            _query(target, "DROP DATABASE IF EXISTS bench")
-            guest_r = _in_child(root, "restore", "target", target_opts,
-                                location="bench-%d.sql.gz" % size)
-            assert _count(target) == count, "guest restore lost rows"
-            _query(target, "DROP DATABASE IF EXISTS bench")
-            direct_r = _direct_restore(target, direct_path)
-            assert _count(target) == count, "direct restore lost rows"
-            rows.append({
-                "size_mb": size, "rows": count,
-                "dump_mb": round(guest_b["raw_size"] / 1048576.0, 1),
-                "stored_mb": round(guest_b["size"] / 1048576.0, 1),
+            guest, direct, direct_path = _backups(root, source,
+                                                  source_opts, size, reps)
+            last = guest[-1]
+            guest_s = [g["seconds"] for g in guest]
+            ratios = [g / d for g, d in zip(guest_s, direct, strict=True)]
+            row = {
+                "size_mb": size, "rows": count, "reps": reps,
+                "dump_mb": round(last["raw_size"] / 1048576.0, 1),
+                "stored_mb": round(last["size"] / 1048576.0, 1),
                 "direct_mb": round(os.path.getsize(direct_path)
                                    / 1048576.0, 1),
-                "guest_backup_s": round(guest_b["seconds"], 2),
-                "direct_backup_s": round(direct_b, 2),
-                "backup_ratio": round(guest_b["seconds"] / direct_b, 3),
-                "guest_restore_s": round(guest_r["seconds"], 2),
-                "direct_restore_s": round(direct_r, 2),
-                "restore_ratio": round(guest_r["seconds"] / direct_r, 3),
-                "backup_peak_rss_mb": round(guest_b["peak_rss_kb"] / 1024.0,
-                                            1),
-                "restore_peak_rss_mb": round(
-                    guest_r["peak_rss_kb"] / 1024.0, 1),
+                "guest_backup_s": _spread(guest_s),
+                "direct_backup_s": _spread(direct),
+                "backup_ratio": round(statistics.median(guest_s)
+                                      / statistics.median(direct), 3),
+                "backup_ratio_per_rep": [round(r, 3) for r in ratios],
+                "guest_timings_s": {
+                    k: round(statistics.median(
+                        g["timings"][k] for g in guest), 3)
+                    for k in last["timings"]},
+                "guest_outside_pipeline_s": round(statistics.median(
+                    g["seconds"] - g["pipeline_s"] for g in guest), 3),
+                "backup_peak_rss_mb": round(max(
+                    g["peak_rss_kb"] for g in guest) / 1024.0, 1),
                 "baseline_rss_mb": round(baseline / 1024.0, 1),
-            })
+            }
+            if restore:
+                _query(target, "DROP DATABASE IF EXISTS bench")
+                guest_r = _in_child(
+                    root, "restore", "target", target_opts,
+                    location="bench-%d-%d.sql.gz" % (size, reps - 1))
+                assert _count(target) == count, "guest restore lost rows"
+                _query(target, "DROP DATABASE IF EXISTS bench")
+                direct_r = _direct_restore(target, direct_path)
+                assert _count(target) == count, "direct restore lost rows"
+                row.update({
+                    "guest_restore_s": round(guest_r["seconds"], 2),
+                    "direct_restore_s": round(direct_r, 2),
+                    "restore_ratio": round(guest_r["seconds"] / direct_r,
+                                           3),
+                    "restore_peak_rss_mb": round(
+                        guest_r["peak_rss_kb"] / 1024.0, 1)})
+            rows.append(row)
             print(json.dumps(rows[-1]), flush=True)
             os.unlink(direct_path)
+            source.backup_storage().delete("bench-%d-%d.sql.gz"
+                                           % (size, reps - 1))
     finally:
         for manager in (source, target):
             manager.server.stop()
@@ -193,27 +251,41 @@ def _markdown(rows):
         "# MySQL logical backup benchmark",
         "",
         "Generated by `bench/mysql_backup.py` (%s, %d CPUs). Guest = the "
-        "`mysqldump` strategy through the trove-core pipeline, in its own "
-        "process; direct = `mariadb-dump ... | gzip -6 > file` and "
-        "`gzip -dc file | mariadb`, same dump options, same servers, same "
-        "run." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                  os.cpu_count()),
+        "`mysqldump` strategy through the trove-core pipeline (two deflate "
+        "threads, read-back check), in its own process; direct = "
+        "`mariadb-dump ... | gzip -6 > file` and `gzip -dc file | "
+        "mariadb`, same dump options, same servers, same run. Backup "
+        "times are medians of interleaved repetitions (min-max in "
+        "brackets); restores ran once. Each guest process first loads "
+        "the backup strategy and the storage driver and queries its "
+        "server, as a running guest has done (plugin discovery, "
+        "importing the driver and connecting are start-up costs, not a "
+        "backup's)." % (
+            time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            os.cpu_count()),
         "",
-        "| dataset | rows | dump raw | stored | backup guest / direct "
-        "| ratio | restore guest / direct | ratio | guest peak RSS backup / "
-        "restore (baseline) |",
+        "| dataset | dump raw | stored (direct) | backup guest | backup "
+        "direct | ratio | guest time: dump wait / deflate wait / write / "
+        "commit / verify / other | peak RSS (baseline) | restore guest / "
+        "direct |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
+        g, d, t = r["guest_backup_s"], r["direct_backup_s"], \
+            r["guest_timings_s"]
+        restore = ("%.1f s / %.1f s (%.3f)" % (
+            r["guest_restore_s"], r["direct_restore_s"],
+            r["restore_ratio"]) if "guest_restore_s" in r else "-")
         lines.append(
-            "| %d MB | %d | %.1f MB | %.1f MB (direct %.1f) | %.1f s / %.1f s "
-            "| %.3f | %.1f s / %.1f s | %.3f | %.1f / %.1f MB (%.1f) |"
-            % (r["size_mb"], r["rows"], r["dump_mb"], r["stored_mb"],
-               r["direct_mb"], r["guest_backup_s"], r["direct_backup_s"],
-               r["backup_ratio"], r["guest_restore_s"],
-               r["direct_restore_s"], r["restore_ratio"],
-               r["backup_peak_rss_mb"], r["restore_peak_rss_mb"],
-               r["baseline_rss_mb"]))
+            "| %d MB | %.1f MB | %.1f MB (%.1f) | %.2f s [%.2f-%.2f] | "
+            "%.2f s [%.2f-%.2f] | %.3f | %.2f / %.2f / %.2f / %.2f / %.2f "
+            "/ %.2f s | %.1f MB (%.1f) | %s |"
+            % (r["size_mb"], r["dump_mb"], r["stored_mb"], r["direct_mb"],
+               g["median"], g["min"], g["max"], d["median"], d["min"],
+               d["max"], r["backup_ratio"], t["source"], t["compress"],
+               t["write"], t["commit"], t["verify"],
+               t["other"] + r["guest_outside_pipeline_s"],
+               r["backup_peak_rss_mb"], r["baseline_rss_mb"], restore))
     lines += ["", "Raw rows:", "", "```json",
               json.dumps(rows, indent=1), "```", ""]
     return "\n".join(lines)
@@ -222,8 +294,12 @@ def _markdown(rows):
 def main():
     """Parse arguments and run the benchmark (or one child step)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,500",
+    parser.add_argument("--sizes", default="10,100,500",
                         help="dataset sizes in MB, comma separated")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="backups of each kind per size")
+    parser.add_argument("--no-restore", action="store_true",
+                        help="measure backups only")
     parser.add_argument("--out", default=None, help="markdown result file")
     parser.add_argument("--workdir", default=None,
                         help="where the scratch directory is created")
@@ -237,7 +313,8 @@ def main():
         return
     root = tempfile.mkdtemp(prefix="mysql-bench-", dir=args.workdir)
     try:
-        rows = run([int(s) for s in args.sizes.split(",")], root)
+        rows = run([int(s) for s in args.sizes.split(",")], root,
+                   reps=args.reps, restore=not args.no_restore)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -16,9 +16,10 @@ in :class:`BackupOperations` (:mod:`.operations`), the one
 from trove_core import lazy
 
 __all__ = ["BackupOperations", "BackupResult", "BackupStrategy", "Command",
-           "File", "ReplicationStrategy", "StorageDriver", "expect_head",
-           "expect_tail", "get_storage", "load_strategy", "read_key",
-           "run_backup", "run_restore", "time_limits", "verify"]
+           "File", "ReplicationStrategy", "StorageDriver", "Stream",
+           "expect_head", "expect_tail", "get_storage", "load_strategy",
+           "read_key", "run_backup", "run_restore", "time_limits",
+           "verify"]
 
 _HOMES = {
     "BackupOperations": "trove_guest_base.backup.operations",
@@ -31,6 +32,7 @@ _HOMES = {
     "time_limits": "trove_guest_base.backup.pipeline",
     "ReplicationStrategy": "trove_guest_base.backup.strategy",
     "StorageDriver": "trove_guest_base.backup.storage",
+    "Stream": "trove_guest_base.backup.pipeline",
     "get_storage": "trove_guest_base.backup.storage",
     "load_strategy": "trove_guest_base.backup.strategy",
     "read_key": "trove_guest_base.backup.operations",

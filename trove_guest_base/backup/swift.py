@@ -194,8 +194,11 @@ class _Writer:
                 self._open_segment()
             room = self.segment_size - self.current.size
             piece, view = view[:room], view[room:]
+            # the whole block fits: queue it as it is, not a copy
+            piece = (data if isinstance(data, bytes)
+                     and len(piece) == len(data) else bytes(piece))
             with self.store.errors("write", self.name):
-                self.current.write(bytes(piece))
+                self.current.write(piece)
                 if self.current.size >= self.segment_size:
                     self.done.append(self.current.finish())
                     self.current = None

@@ -1,12 +1,25 @@
 """The ``redis-rdb`` backup strategy: RDB snapshots through the shared
 pipeline.
 
-A backup asks the server for a fresh snapshot (``BGSAVE``), waits until
-that very save finished (``rdb_saves`` moved on) and succeeded
-(``rdb_last_bgsave_status: ok``), then streams the RDB file through
-:func:`trove_guest_base.backup.run_backup` (gzip, optional encryption,
-SHA-256, storage). Redis writes a snapshot to a temporary file and renames
-it, so the file read is always one complete point-in-time snapshot.
+A backup streams a fresh snapshot the way ``redis-cli --rdb`` does, but
+in the guest's process: it connects as the guest's admin (the password
+goes over the connection, never to a command line or an environment),
+asks for the RDB only (``REPLCONF rdb-only 1``, Redis 7) and sends
+``SYNC``; the server forks and writes the snapshot to the socket, which
+feeds :func:`trove_guest_base.backup.run_backup` (gzip, optional
+encryption, SHA-256, storage) while the server still writes it. A
+diskless transfer ends with a 40-byte mark the server chose, which is
+not stored; a transfer that ends without it is refused. Redis delays a
+diskless sync by ``repl-diskless-sync-delay`` (5 s) to batch replicas:
+the backup sets it to 0 for the moment its ``SYNC`` takes and puts the
+server's value back as soon as the transfer started.
+
+Where that cannot work (a server before 7.0, an ACL without
+``REPLCONF``), the backup asks for a snapshot on disk (``BGSAVE``),
+waits until that very save finished (``rdb_saves`` moved on) and
+succeeded (``rdb_last_bgsave_status: ok``), then streams the RDB file.
+Redis writes a snapshot to a temporary file and renames it, so the file
+read is always one complete point-in-time snapshot.
 
 With the AOF enabled the backup is the same RDB snapshot: it holds the
 whole dataset at one instant. A restore places it as ``dump.rdb``, removes
@@ -26,16 +39,127 @@ reporting, storage, key and checksum checks around it are the shared
 :class:`trove_guest_base.backup.BackupOperations`.
 """
 
+import contextlib
 import logging
 import os
 import shutil
+import socket
 import tempfile
+import time
 
 from trove_core import exceptions
 from trove_guest_base import backup as pipeline
+from trove_guest_base import net
+from trove_guest_base.backup import pipeline as pipeline_mod
 
 #: the second object of a backup: the Trove users' ACL rules
 USERS_SUFFIX = ".acl"
+#: first and longest pause (s) between looks at a running BGSAVE.
+POLL = (0.01, 0.05)
+#: how a complete RDB ends: the EOF opcode and an 8-byte CRC-64.
+_RDB_EOF = 0xFF
+#: the length of the mark that ends a diskless transfer.
+_MARK = 40
+
+
+def _rdb_check(head, tail):
+    """A ``check`` for an RDB: its magic first, its EOF opcode before
+    the 8-byte checksum last."""
+    why = pipeline.expect_head(b"REDIS", "an RDB file")(head, tail)
+    if why is None and (len(tail) < 9 or tail[-9] != _RDB_EOF):
+        why = "it does not end as a complete RDB file (no EOF opcode)"
+    return why
+
+
+class SyncRefused(Exception):
+    """The server does not serve an RDB-only ``SYNC`` to the guest."""
+
+
+def _command(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        arg = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+class _SyncReader:
+    """A replication connection reading one RDB (Redis's ``SYNC``)."""
+
+    def __init__(self, sock, total):
+        self.sock = sock
+        self.buffer = bytearray()
+        self.deadline = time.monotonic() + total if total else None
+
+    def _fill(self):
+        if self.deadline and time.monotonic() > self.deadline:
+            raise exceptions.BackupError(
+                backup_id="-", reason="the RDB transfer ran longer than "
+                "the backup's time limit and was stopped")
+        data = self.sock.recv(1024 * 1024)
+        if not data:
+            raise exceptions.BackupError(
+                backup_id="-", reason="redis-server closed the connection "
+                "before the RDB was complete")
+        self.buffer += data
+
+    def line(self):
+        """The next reply line, skipping the keepalive newlines a server
+        sends while it prepares the snapshot."""
+        while True:
+            while self.buffer[:1] == b"\n":
+                del self.buffer[:1]
+            end = self.buffer.find(b"\r\n")
+            if end >= 0:
+                text = bytes(self.buffer[:end])
+                del self.buffer[:end + 2]
+                return text
+            self._fill()
+
+    def simple(self, what):
+        reply = self.line()
+        if not reply.startswith(b"+"):
+            raise SyncRefused("%s: %s" % (what, reply[:200].decode(
+                "utf-8", "replace")))
+        return reply
+
+    def payload(self, chunk):
+        """Yield the RDB's bytes (without a diskless transfer's mark)."""
+        header = self.line()
+        if not header.startswith(b"$"):
+            raise SyncRefused("SYNC: %s" % header[:200].decode(
+                "utf-8", "replace"))
+        if header.startswith(b"$EOF:"):
+            mark = bytes(header[5:])
+            if len(mark) != _MARK:
+                raise SyncRefused("SYNC: a diskless mark of %d bytes"
+                                  % len(mark))
+            yield from self._until_mark(mark, chunk)
+            return
+        left = int(header[1:])
+        while left:
+            if not self.buffer:
+                self._fill()
+            piece = bytes(self.buffer[:min(left, chunk)])
+            del self.buffer[:len(piece)]
+            left -= len(piece)
+            yield piece
+
+    def _until_mark(self, mark, chunk):
+        while True:
+            if self.buffer.endswith(mark):
+                del self.buffer[-_MARK:]
+                while self.buffer:
+                    piece = bytes(self.buffer[:chunk])
+                    del self.buffer[:chunk]
+                    yield piece
+                return
+            if len(self.buffer) >= chunk + _MARK:
+                piece = bytes(self.buffer[:chunk])
+                del self.buffer[:chunk]
+                yield piece
+                continue
+            self._fill()
 
 __all__ = ["RedisRDBBackup"]
 
@@ -74,8 +198,10 @@ class RedisRDBBackup(pipeline.BackupStrategy):
                 return info
             return False
 
-        info = self.manager.wait_for(finished, "BGSAVE",
-                                     timeout or 24 * 3600)
+        # a small save ends in tens of milliseconds: poll at 10-50 ms,
+        # not at the manager's readiness pace (up to 0.5 s)
+        info = net.wait_until(finished, timeout or 24 * 3600, "BGSAVE",
+                              interval=POLL[0], max_interval=POLL[1])
         if info["rdb_last_bgsave_status"] != "ok":
             raise exceptions.BackupError(
                 backup_id="-", reason="BGSAVE failed (rdb_last_bgsave_"
@@ -83,22 +209,116 @@ class RedisRDBBackup(pipeline.BackupStrategy):
                 % info["rdb_last_bgsave_status"])
         return self.manager.rdb_path
 
+    #: stream the snapshot over a replication connection (else
+    #: BGSAVE, then read the file).
+    stream = True
+
+    def _connect(self):
+        mgr = self.manager
+        timeout, _total = pipeline_mod.stream_limits()
+        sock = socket.create_connection((mgr.host, mgr.options.port),
+                                        timeout=min(timeout, 30))
+        try:
+            tls = mgr.tls.client_kwargs()
+            if tls:
+                import ssl
+
+                context = ssl.create_default_context(
+                    cafile=tls["ssl_ca_certs"])
+                context.check_hostname = False
+                sock = context.wrap_socket(sock)
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF,
+                            4 * 1024 * 1024)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    @contextlib.contextmanager
+    def _no_sync_delay(self):
+        """Let the next diskless sync start at once; yields a callable
+        that puts the server's delay back (also called on exit)."""
+        from redis import exceptions as redis_errors
+
+        client = self.manager.client()
+        try:
+            delay = client.config_get("repl-diskless-sync-delay").get(
+                "repl-diskless-sync-delay", "0")
+        except redis_errors.ResponseError:
+            delay = "0"
+        changed = [delay not in ("0", "")]
+        if changed[0]:
+            client.config_set("repl-diskless-sync-delay", "0")
+
+        def put_back():
+            if changed[0]:
+                changed[0] = False
+                client.config_set("repl-diskless-sync-delay", delay)
+        try:
+            yield put_back
+        finally:
+            with contextlib.suppress(Exception):
+                put_back()
+
+    def sync_chunks(self, chunk):
+        """Yield the RDB of an RDB-only ``SYNC`` (see the module doc).
+
+        :raises SyncRefused: the server does not serve one (before any
+            byte of RDB was yielded).
+        :raises BackupError: the transfer broke off or overran.
+        """
+        from trove_ds_redis import manager as redis_manager
+
+        mgr = self.manager
+        sock = self._connect()
+        try:
+            reader = _SyncReader(sock, pipeline_mod.stream_limits()[1])
+            sock.sendall(_command("AUTH", redis_manager.ADMIN_USER,
+                                  mgr.admin_password()))
+            reader.simple("AUTH")
+            sock.sendall(_command("REPLCONF", "capa", "eof")
+                         + _command("REPLCONF", "rdb-only", "1"))
+            reader.simple("REPLCONF capa")
+            reader.simple("REPLCONF rdb-only")
+            with self._no_sync_delay() as put_back:
+                sock.sendall(_command("SYNC"))
+                payload = reader.payload(chunk)
+                first = next(payload, b"")
+                put_back()
+            yield first
+            yield from payload
+        finally:
+            sock.close()
+
     def backup(self, storage, location, parent=None, key=None,
                progress=None):
-        """Snapshot, then stream the RDB file to ``storage``.
+        """Stream a snapshot to ``storage`` (see the module doc).
 
         :returns: the :class:`~trove_guest_base.backup.BackupResult`.
         :raises BackupError: the save or the upload failed; nothing is
             committed then.
         """
         rules = self._user_rules()
-        path = self.snapshot()
-        result = pipeline.run_backup(
-            pipeline.File(path, check=pipeline.expect_head(
-                b"REDIS", "an RDB file")), storage, location, key=key,
-            progress=progress,
-            metadata=self.metadata(aof=self.manager.aof_wanted(),
-                                   users=len(rules)))
+        metadata = self.metadata(aof=self.manager.aof_wanted(),
+                                 users=len(rules))
+        result = None
+        if self.stream:
+            try:
+                result = pipeline.run_backup(
+                    pipeline.Stream(self.sync_chunks, check=_rdb_check),
+                    storage, location, key=key, progress=progress,
+                    metadata=dict(metadata, source="sync"))
+            except SyncRefused as exc:
+                LOG.warning("redis-server does not stream an RDB to the "
+                            "guest (%s); taking a BGSAVE to disk instead",
+                            exc)
+        if result is None:
+            path = self.snapshot()
+            result = pipeline.run_backup(
+                pipeline.File(path, check=_rdb_check), storage, location,
+                key=key, progress=progress,
+                metadata=dict(metadata, source="bgsave"))
         if rules:
             # The users are part of the backup: without them the backup
             # is not committed.

@@ -21,7 +21,8 @@ def _fill(client, prefix, count):
 
 
 class TestBackup:
-    """Backups stream a completed BGSAVE; restores go through prepare."""
+    """Backups stream a snapshot (a SYNC, else a completed BGSAVE);
+    restores go through prepare."""
 
     @pytest.mark.parametrize("aof", [
         pytest.param(False, id="rdb"), pytest.param(True, id="aof")])
@@ -52,6 +53,53 @@ class TestBackup:
         if aof:
             target.restart()
             assert target.client().dbsize() == 500
+
+    def test_streamed_without_the_replica_delay(self, make):
+        """The snapshot streams over an RDB-only SYNC: it does not wait
+        for the server's diskless-sync delay, which is put back."""
+        import time
+
+        source = make("src-stream")
+        source.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[])
+        _fill(source.client(), "s", 2000)
+        client = source.client()
+        client.config_set("repl-diskless-sync", "yes")
+        client.config_set("repl-diskless-sync-delay", "5")
+        started = time.monotonic()
+        result = source.create_backup({"id": "streamed"})
+        assert time.monotonic() - started < 4
+        assert client.config_get("repl-diskless-sync-delay") == {
+            "repl-diskless-sync-delay": "5"}
+        storage = source.backup_storage()
+        assert storage.metadata(result.location)["source"] == "sync"
+        assert client.info("replication")["connected_slaves"] == 0
+        target = make("dst-stream")
+        target.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[], backup_info={"id": "streamed",
+                                              "location": result.location})
+        assert target.client().dbsize() == 2000
+
+    def test_bgsave_when_sync_is_refused(self, make):
+        """Where the server will not serve the guest an RDB (here: an
+        ACL without SYNC), the backup takes a BGSAVE and the file."""
+        source = make("src-nosync")
+        source.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[])
+        _fill(source.client(), "n", 300)
+        client = source.client()
+        client.acl_setuser("os_admin", commands=["-sync", "-replconf"])
+        try:
+            result = source.create_backup({"id": "fallback"})
+        finally:
+            client.acl_setuser("os_admin", commands=["+@all"])
+        storage = source.backup_storage()
+        assert storage.metadata(result.location)["source"] == "bgsave"
+        target = make("dst-nosync")
+        target.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[], backup_info={"id": "fallback",
+                                              "location": result.location})
+        assert target.client().dbsize() == 300
 
     def test_failed_backup_is_never_reported_complete(self, make,
                                                       redis_root):

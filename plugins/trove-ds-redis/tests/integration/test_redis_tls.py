@@ -48,6 +48,10 @@ class TestRedisTLS:
         assert client.ping()
         with pytest.raises(redis.ConnectionError):
             _plain_ping(mgr)
+        client.set("over-tls", "1")
+        backup = mgr.create_backup({"id": "tls-backup"})
+        meta = mgr.backup_storage().metadata(backup.location)
+        assert meta["source"] == "sync"  # the snapshot came over TLS
         shown = mgr.ssl_show()
         assert shown["status"] == "on" and shown["mode"] == "enforced"
         assert shown["certificate"]["cn"] == "cache.test"
