@@ -36,8 +36,6 @@ Usage::
 """
 
 import argparse
-import base64
-import hashlib
 import json
 import os
 import pathlib
@@ -100,12 +98,6 @@ trove.datastore.%(name)s.guest = trove_ds_%(name)s.options:list_guest_opts
 """
 
 
-def _record_line(path, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
-    return "%s,sha256=%s,%d" % (path, digest.rstrip(b"=").decode(),
-                                len(data))
-
-
 def _data(name):
     """The descriptor data file a plugin's build writes (the same text
     ``python -m trove_core.descriptordata`` would)."""
@@ -121,6 +113,8 @@ def generate(root, count, data=True):
     """Write ``count`` tiny plugin distributions under ``root``, laid out
     as pip installs a wheel (not editable), each shipping its descriptor
     data unless ``data`` is false."""
+    from trove_core.tools.image import wheels
+
     for i in range(count):
         name = "gen%03d" % i
         package = "trove_ds_%s" % name
@@ -144,7 +138,7 @@ def generate(root, count, data=True):
             target.parent.mkdir(exist_ok=True)
             raw = text.encode()
             target.write_bytes(raw)
-            record.append(_record_line(path, raw))
+            record.append(wheels.record_line(path, raw))
         record.append(info + "/RECORD,,")
         (root / info / "RECORD").write_text("\n".join(record) + "\n")
 

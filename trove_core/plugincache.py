@@ -151,6 +151,37 @@ def read_bytes(path, private=False):
         os.close(fd)
 
 
+def write_private(path, text, what):
+    """Replace cache file ``path`` with ``text``, atomically (temporary
+    file and rename), mode 0600 in a 0700 directory; unlike
+    :func:`trove_core.files.atomic_write` there is no ``fsync``: a cache
+    lost in a crash is only rebuilt. A failure is logged at debug only.
+
+    :param path: a :class:`pathlib.Path`.
+    :param what: what the file is, for the log.
+    :returns: whether the file was written.
+    """
+    tmp = None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-",
+                                   suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fp:
+            fp.write(text)
+        os.replace(tmp, path)
+        tmp = None
+        return True
+    except OSError as exc:
+        LOG.debug("%s %s not written: %s", what, path, exc)
+        return False
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
 def file_stat(path):
     """``[mtime_ns, size]`` of ``path``, or ``None`` when absent."""
     try:
@@ -433,24 +464,7 @@ class DescriptorCache:
         data = json.dumps({"header": self._header, "environment": sys.prefix,
                            "entries": entries},
                           sort_keys=True, separators=(",", ":"))
-        directory = self.path.parent
-        tmp = None
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                       suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                fp.write(data)
-            os.replace(tmp, self.path)
-            tmp = None
-        except OSError as exc:
-            LOG.debug("plugin cache %s not written: %s", self.path, exc)
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+        write_private(self.path, data, "plugin cache")
         self._prune()
 
     def _prune(self):

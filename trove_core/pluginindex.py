@@ -55,7 +55,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 
 from trove_core import plugincache
@@ -167,23 +166,6 @@ class ListingIndex:
                            "fingerprint": fingerprint,
                            "files": self._files, "rows": rows},
                           separators=(",", ":"))
-        directory = self.path.parent
-        tmp = None
-        try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                                       suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as fp:
-                fp.write(text)
-            os.replace(tmp, self.path)
-            tmp = None
-        except OSError as exc:
-            LOG.debug("plugin index %s not written: %s", self.path, exc)
+        if not plugincache.write_private(self.path, text, "plugin index"):
             return
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         plugincache.prune(self.path)

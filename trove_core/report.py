@@ -15,7 +15,8 @@ import os
 from trove_core import exceptions
 
 __all__ = ["COMMIT_VAR", "SCHEMA", "STATUSES", "STRATEGY_KINDS",
-           "VOTING_VAR", "load", "provenance", "validate"]
+           "VOTING_VAR", "load", "provenance", "shape_problem",
+           "validate"]
 
 SCHEMA = 1
 STATUSES = ("pass", "fail", "skip")
@@ -72,6 +73,28 @@ _REQUIRED = (("schema", int), ("datastore", str),
              ("capabilities", dict))
 
 
+def shape_problem(data, schema, required):
+    """The first problem with a versioned JSON document's outline, or
+    ``""``: not an object, another schema, a required field absent or of
+    the wrong type (a boolean is not a number).
+
+    :param data: the parsed document.
+    :param schema: the schema number this core reads.
+    :param required: ``((field, type or types), ...)``.
+    """
+    if not isinstance(data, dict):
+        return "the document is not a JSON object"
+    if data.get("schema") != schema:
+        return "schema is %r; this core reads schema %d" % (
+            data.get("schema"), schema)
+    for key, kind in required:
+        value = data.get(key)
+        if not isinstance(value, kind) or (
+                isinstance(value, bool) and kind is not bool):
+            return "field %r is missing or has the wrong type" % key
+    return ""
+
+
 def _fail(path, reason):
     return exceptions.BadRequest(
         "conformance report %s is not usable: %s; run the conformance kit "
@@ -87,16 +110,9 @@ def validate(data, path="<report>"):
     :returns: ``data``.
     :raises BadRequest: naming the first problem.
     """
-    if not isinstance(data, dict):
-        raise _fail(path, "the document is not a JSON object")
-    if data.get("schema") != SCHEMA:
-        raise _fail(path, "schema is %r; this core reads schema %d"
-                    % (data.get("schema"), SCHEMA))
-    for key, kind in _REQUIRED:
-        if not isinstance(data.get(key), kind) or (
-                kind is int and isinstance(data.get(key), bool)):
-            raise _fail(path, "field %r is missing or has the wrong type"
-                        % key)
+    problem = shape_problem(data, SCHEMA, _REQUIRED)
+    if problem:
+        raise _fail(path, problem)
     strategies = data.get("strategies", {})
     if not isinstance(strategies, dict):
         raise _fail(path, "'strategies' must be an object")

@@ -6,16 +6,11 @@ in fresh interpreters, so a hit is observed as a descriptor module that
 was not imported.
 """
 
-import base64
-import hashlib
 import json
 import os
-import pathlib
 import stat
 import subprocess
 import sys
-import sysconfig
-import zipfile
 
 import pytest
 
@@ -23,6 +18,7 @@ from trove_core import descriptor as d
 from trove_core import discovery
 from trove_core import exceptions
 from trove_core import plugincache
+from trove_guest_base.testing import sites
 
 PLUGIN = '''from trove_core.descriptor import DatastoreDescriptor
 from trove_core.descriptor import ImageSpec
@@ -80,11 +76,6 @@ print(json.dumps({"records": records, "modules": modules,
 """
 
 
-def _digest(data):
-    raw = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def build_wheel(directory, version, plugin, package="trove_cachetest"):
     """Write the wheel of ``version`` into ``directory``: trove-cachetest,
     or with another ``package`` a distribution of that name registering
@@ -107,16 +98,9 @@ def build_wheel(directory, version, plugin, package="trove_cachetest"):
         info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
                          "Root-Is-Purelib: true\nTag: py3-none-any\n",
     })
-    record = []
-    path = directory / ("%s-%s-py3-none-any.whl" % (package, version))
-    with zipfile.ZipFile(path, "w") as whl:
-        for name, text in files.items():
-            data = text.encode()
-            whl.writestr(name, data)
-            record.append("%s,%s,%d" % (name, _digest(data), len(data)))
-        record.append(info + "/RECORD,,")
-        whl.writestr(info + "/RECORD", "\n".join(record) + "\n")
-    return path
+    return sites.write_wheel(
+        directory / ("%s-%s-py3-none-any.whl" % (package, version)), files,
+        info)
 
 
 @pytest.fixture(scope="module")
@@ -134,37 +118,9 @@ def wheels(tmp_path_factory):
             "3.0": build_wheel(directory, "3.0", BROKEN)}
 
 
-class Site:
+class Site(sites.VenvSite):
     """A virtualenv seeing this one's packages, a private cache, and
     listings run with its interpreter."""
-
-    def __init__(self, root):
-        self.root = root
-        venv = root / "venv"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip",
-                        str(venv)], check=True, timeout=120)
-        self.python = str(venv / "bin" / "python")
-        self.target = pathlib.Path(subprocess.run(
-            [self.python, "-c", "import sysconfig; print(sysconfig."
-             "get_paths()['purelib'])"], check=True, capture_output=True,
-            text=True, timeout=60).stdout.strip())
-        # the outer site directory, with its .pth files (editable finders)
-        outer = sysconfig.get_paths()["purelib"]
-        (self.target / "_trove_outer.pth").write_text(
-            "import site; site.addsitedir(%r)\n" % outer)
-        self.cache = root / "cache"
-        self.env = dict(os.environ, XDG_CACHE_HOME=str(self.cache))
-        for name in (plugincache.ENV_SWITCH, "PYTHONPATH"):
-            self.env.pop(name, None)
-
-    def install(self, wheel):
-        """Install (or upgrade to) ``wheel`` with pip, as an operator
-        would: an upgrade uninstalls the old version first."""
-        subprocess.run(
-            [sys.executable, "-m", "pip", "--python", self.python,
-             "install", "--quiet", "--disable-pip-version-check",
-             "--no-index", "--no-deps", str(wheel)],
-            check=True, capture_output=True, timeout=300)
 
     @property
     def dist_info(self):

@@ -6,23 +6,17 @@ interpreters. The test plugin's package ``__init__`` appends to a marker
 file when imported, so a listing that imports it is seen.
 """
 
-import base64
-import hashlib
 import json
 import os
-import pathlib
 import stat
 import subprocess
-import sys
-import sysconfig
 import time
-import zipfile
 
 import pytest
 
 from trove_core import descriptor as d
 from trove_core import descriptordata
-from trove_core import plugincache
+from trove_guest_base.testing import sites
 
 pytestmark = [pytest.mark.packaging, pytest.mark.slow]
 
@@ -39,11 +33,6 @@ DESCRIPTOR = DatastoreDescriptor(name=%(name)r, tier=%(tier)r,
                                  summary="data test plugin",
                                  capabilities={"lifecycle", "users"})
 '''
-
-
-def _digest(data):
-    raw = hashlib.sha256(data).digest()
-    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def _data(name, tier):
@@ -77,16 +66,8 @@ def build_wheel(directory, name, version, tier, data_tier=None,
     sub = directory / ("%s-%s-%s-%s" % (name, version, tier,
                                         data_tier if data else "none"))
     sub.mkdir()
-    path = sub / ("%s-%s-py3-none-any.whl" % (package, version))
-    record = []
-    with zipfile.ZipFile(path, "w") as whl:
-        for member, text in files.items():
-            raw = text.encode()
-            whl.writestr(member, raw)
-            record.append("%s,%s,%d" % (member, _digest(raw), len(raw)))
-        record.append(info + "/RECORD,,")
-        whl.writestr(info + "/RECORD", "\n".join(record) + "\n")
-    return path
+    return sites.write_wheel(
+        sub / ("%s-%s-py3-none-any.whl" % (package, version)), files, info)
 
 
 @pytest.fixture(scope="module")
@@ -103,43 +84,18 @@ def wheels(tmp_path_factory):
     }
 
 
-class Site:
+class Site(sites.VenvSite):
     """A virtualenv seeing this one's packages, a private cache, and
     ``trove-datastores`` run with its interpreter."""
 
     def __init__(self, root):
-        self.root = root
-        venv = root / "venv"
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip",
-                        str(venv)], check=True, timeout=120)
-        self.python = str(venv / "bin" / "python")
-        self.target = pathlib.Path(subprocess.run(
-            [self.python, "-c", "import sysconfig; print(sysconfig."
-             "get_paths()['purelib'])"], check=True, capture_output=True,
-            text=True, timeout=60).stdout.strip())
-        outer = sysconfig.get_paths()["purelib"]
-        (self.target / "_trove_outer.pth").write_text(
-            "import site; site.addsitedir(%r)\n" % outer)
-        self.cache = root / "cache"
+        super().__init__(root)
         self.cache.mkdir()
         self.work = root / "work"  # the listing's working directory
         self.work.mkdir()
         self.marker = root / "imported.txt"
-        self.env = dict(os.environ, XDG_CACHE_HOME=str(self.cache),
-                        TROVE_EVIDENCE_DIR=str(root / "evidence"),
+        self.env.update(TROVE_EVIDENCE_DIR=str(root / "evidence"),
                         TROVE_TEST_IMPORT_MARKER=str(self.marker))
-        for name in (plugincache.ENV_SWITCH, "PYTHONPATH"):
-            self.env.pop(name, None)
-
-    def pip(self, *args):
-        subprocess.run(
-            [sys.executable, "-m", "pip", "--python", self.python, *args,
-             "--quiet", "--disable-pip-version-check"],
-            check=True, capture_output=True, timeout=300)
-
-    def install(self, wheel, *extra):
-        """Install (or upgrade to) ``wheel``, as an operator would."""
-        self.pip("install", "--no-index", "--no-deps", *extra, str(wheel))
 
     def age(self):
         """Date the site directory back, as if the last install were a

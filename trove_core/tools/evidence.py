@@ -281,16 +281,9 @@ def validate_image_record(data, path="<image record>"):
     :returns: ``data``.
     :raises BadRequest: naming the first problem.
     """
-    if not isinstance(data, dict):
-        raise _image_unusable(path, "the document is not a JSON object")
-    if data.get("schema") != IMAGE_SCHEMA:
-        raise _image_unusable(path, "schema is %r; this core reads schema "
-                              "%d" % (data.get("schema"), IMAGE_SCHEMA))
-    for key, kind in _IMAGE_REQUIRED:
-        if not isinstance(data.get(key), kind) or isinstance(
-                data.get(key), bool):
-            raise _image_unusable(path, "field %r is missing or has the "
-                                  "wrong type" % key)
+    problem = _format.shape_problem(data, IMAGE_SCHEMA, _IMAGE_REQUIRED)
+    if problem:
+        raise _image_unusable(path, problem)
     if data["result"] not in ("pass", "fail"):
         raise _image_unusable(path, "'result' must be 'pass' or 'fail'")
     for hook in data["hooks"]:

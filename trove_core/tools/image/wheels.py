@@ -29,7 +29,8 @@ from trove_core.tools.image import errors
 
 __all__ = ["build_project_wheel", "build_wheelhouse", "can_build_here",
            "find_interpreter", "find_source", "lock_lines",
-           "repack_installed", "wheel_files", "write_lock"]
+           "record_line", "repack_installed", "wheel_files",
+           "write_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -181,13 +182,28 @@ def needs_build_tools():
 _NOT_PACKED = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 
 
+def _record_digest(digest):
+    return "sha256=" + base64.urlsafe_b64encode(
+        digest.digest()).rstrip(b"=").decode()
+
+
 def _record_hash(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return "sha256=" + base64.urlsafe_b64encode(
-        digest.digest()).rstrip(b"=").decode()
+    return _record_digest(digest)
+
+
+def record_line(arcname, data):
+    """The ``RECORD`` line of a wheel member (PEP 376/427: path, urlsafe
+    base64 sha256 without padding, size).
+
+    :param arcname: the member's path in the wheel.
+    :param data: its bytes.
+    """
+    return "%s,%s,%d" % (arcname, _record_digest(hashlib.sha256(data)),
+                         len(data))
 
 
 def repack_installed(distribution, dest, datastore=""):
@@ -276,9 +292,7 @@ def repack_installed(distribution, dest, datastore=""):
             info.compress_type = zipfile.ZIP_DEFLATED
             data = path.read_bytes()
             archive.writestr(info, data)
-            records.append("%s,sha256=%s,%d" % (
-                arcname, base64.urlsafe_b64encode(hashlib.sha256(
-                    data).digest()).rstrip(b"=").decode(), len(data)))
+            records.append(record_line(arcname, data))
         records.append("%s/RECORD,," % dist_info)
         info = zipfile.ZipInfo("%s/RECORD" % dist_info,
                                date_time=(1980, 1, 1, 0, 0, 0))
