@@ -43,8 +43,8 @@ from trove_core import tiers
 
 __all__ = ["SCHEMA", "SUFFIX", "check_shipped", "compare", "data_beside",
            "decode", "dumps", "file_name", "main", "mismatch_reason",
-           "pack", "read", "regenerate_command", "relative_path", "unpack",
-           "write"]
+           "pack", "packed_listing", "read", "regenerate_command",
+           "relative_path", "unpack", "write"]
 
 #: the version of the file layout; a reader refuses other versions
 SCHEMA = 1
@@ -296,6 +296,17 @@ def unpack(packed):
         strategies=tuple(_strategy(*s) for s in strategies), image=image,
         driver_modules=tuple(driver_modules), plugin_api=plugin_api)
     return desc
+
+
+def packed_listing(packed):
+    """What a listing shows of a packed descriptor, read in place: its
+    tier label, its capability names (sorted) and its strategies as
+    ``[name, kind, tier label, summary]`` lists.
+
+    The same facts as the rebuilt descriptor's, for a third of the cost
+    of :func:`unpack`; the same trust rule applies.
+    """
+    return packed[1], packed[2], packed[5]
 
 
 _new = object.__new__

@@ -80,6 +80,18 @@ class PluginRecord:
         """Whether the plugin can be used."""
         return self.health is Health.OK
 
+    def listing(self):
+        """What a listing shows of the plugin's descriptor: ``(tier
+        label, sorted capability names, strategies)``, each strategy a
+        ``(name, kind, tier label, summary)`` sequence; ``None`` without
+        a descriptor."""
+        desc = self.descriptor
+        if desc is None:
+            return None
+        return (desc.tier.label, sorted(desc.capabilities),
+                [(s.name, s.kind, s.tier.label, s.summary)
+                 for s in desc.strategies])
+
     def error(self):
         """The :class:`~trove_core.exceptions.PluginError` that explains
         why the plugin cannot be used."""
@@ -89,6 +101,43 @@ class PluginRecord:
                Health.DUPLICATE: exceptions.DuplicatePlugin}
         return cls.get(self.health, exceptions.PluginError)(
             name=self.name, reason=self.reason)
+
+
+class _PackedRecord(PluginRecord):
+    """A usable record from the listing index: its descriptor stays in
+    the index's packed form until something reads it, and a listing
+    reads what it shows from that form in place.
+
+    Built by :func:`_packed_record` (the dataclass ``__init__`` cannot
+    set a property).
+    """
+
+    @property
+    def descriptor(self):
+        fields = self.__dict__
+        if "_descriptor" not in fields:
+            fields["_descriptor"] = descriptordata.unpack(fields["_packed"])
+        return fields["_descriptor"]
+
+    @descriptor.setter
+    def descriptor(self, value):  # the dataclass __init__, as replace()
+        # calls it
+        self.__dict__["_descriptor"] = value
+        self.__dict__.pop("_packed", None)
+
+    def listing(self):
+        packed = self.__dict__.get("_packed")
+        if packed is None:
+            return super().listing()
+        return descriptordata.packed_listing(packed)
+
+
+def _packed_record(name, distribution, version, target, packed):
+    record = object.__new__(_PackedRecord)
+    record.__dict__.update(name=name, distribution=distribution,
+                           version=version, target=target,
+                           health=Health.OK, reason="", _packed=packed)
+    return record
 
 
 def install_command(distribution, extra="guest"):
@@ -412,9 +461,11 @@ def _rows(group):
     """The rows of :func:`_scan`, from the listing index while the
     environment is unchanged.
 
-    A row the index holds as checked carries its descriptor, rebuilt
-    without validating it again, under ``obj``; an index whose rows do
-    not rebuild is a miss.
+    A row the index holds as checked carries its descriptor packed
+    (:func:`trove_core.descriptordata.pack`); it is rebuilt only when
+    read (:class:`_PackedRecord`). The index hands over only rows whose
+    digest holds; one whose packed descriptors are not of the expected
+    shape is still a miss.
 
     :returns: ``(rows, index)``: ``index`` is where the caller writes
         the rows once evaluated, ``None`` when they came from it (or
@@ -426,11 +477,11 @@ def _rows(group):
         try:
             for row in rows:
                 if row.get("checked"):
-                    row["obj"] = descriptordata.unpack(row["data"])
-                    if row["obj"].name != row["name"]:
+                    packed = row["data"]
+                    if type(packed) is not list or packed[0] != row["name"]:
                         raise ValueError(row["name"])
             return rows, None
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, IndexError):
             LOG.debug("plugin index %s does not rebuild; scanning",
                       index.path)
     return _scan(group, index), index
@@ -466,10 +517,13 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
         name = row["name"]
         if names is not None and name not in names:
             continue
+        packed = None
         if "file" in row:
-            obj = row.get("obj")
-            if obj is not None:
-                health, reason = Health.OK, ""
+            if index is None and row.get("checked"):
+                obj, health, reason = None, Health.OK, ""
+                packed = row["data"]
+                if verify:
+                    obj = descriptordata.unpack(packed)
             else:
                 obj, health, reason = _from_data(row)
                 if health is Health.OK and index is not None:
@@ -489,7 +543,7 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
             if verify and health is Health.OK:
                 obj, health, reason = _verify_live(row, obj)
         records.append((name, row["value"], obj, health, reason,
-                        (row["dist"], row["version"])))
+                        (row["dist"], row["version"]), packed))
     if cache:
         cache.save()
     if index is not None and names is None:
@@ -500,13 +554,17 @@ def discover(group=DATASTORES_GROUP, names=None, verify=False):
     result = []
     for name, recs in by_name.items():
         dists = sorted(r[5][0] for r in recs)
-        for _name, value, obj, health, reason, owner in recs:
+        for _name, value, obj, health, reason, owner, packed in recs:
             dist, version = owner
             if len(recs) > 1:
                 obj, health = None, Health.DUPLICATE
                 reason = ("the name is registered by %d entry points "
                           "(distributions %s); uninstall all but one"
                           % (len(recs), ", ".join(dists)))
+            elif obj is None and packed is not None:
+                result.append(_packed_record(name, dist, version, value,
+                                             packed))
+                continue
             result.append(PluginRecord(name, dist, version, value, obj,
                                        health, reason))
     for rec in result:

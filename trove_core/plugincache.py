@@ -500,8 +500,8 @@ def prune(keep):
                 LOG.debug("removing plugin cache %s, unused", path)
                 os.unlink(path)
                 continue
-            with open(path, "rb") as fp:
-                prefix = json.load(fp).get("environment")
+            with open(path, "rb") as fp:  # an index's header line
+                prefix = json.loads(fp.readline()).get("environment")
             if isinstance(prefix, str) and not os.path.isdir(prefix):
                 LOG.debug("removing plugin cache %s of %s, which is "
                           "gone", path, prefix)

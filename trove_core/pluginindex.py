@@ -20,7 +20,13 @@ and uses it while the environment's *fingerprint* is unchanged:
   ``*.dist-info`` directory (``*.egg-info`` of legacy development
   installs, rewritten in place by ``setup.py egg_info``).
 
-A warm listing therefore costs a few ``stat`` calls and one JSON load.
+A warm listing therefore costs a few ``stat`` calls and one file read.
+The file is two lines of JSON: a header (schema, group, fingerprint and
+the SHA-256 of the second line) and the rows. The rows are parsed only
+when the header matches and the digest holds, so that what a listing
+takes from them (descriptors packed by
+:func:`trove_core.descriptordata.pack` after validation, rebuilt or read
+without validating again) is exactly what a complete scan wrote.
 What the index holds per entry point is its distribution's name and
 version and either the descriptor read from the plugin's shipped data
 (:mod:`trove_core.descriptordata`) or a mark that it must be evaluated
@@ -64,7 +70,7 @@ __all__ = ["RACY_SECONDS", "SCHEMA", "ListingIndex"]
 LOG = logging.getLogger(__name__)
 
 #: bumped whenever the file layout or the fingerprint changes
-SCHEMA = 1
+SCHEMA = 2
 
 #: a directory changed this recently makes the scan too fresh to index
 RACY_SECONDS = 2.0
@@ -114,26 +120,31 @@ class ListingIndex:
                 "dirs": [_stamp(entry or ".") for entry in sys.path]}
 
     def get(self):
-        """The rows of the last scan, or ``None`` when there is none or
-        anything in the fingerprint changed."""
+        """The rows of the last scan, or ``None`` when there is none,
+        anything in the fingerprint changed or the file is damaged."""
         try:
-            data = json.loads(plugincache.read_bytes(self.path,
-                                                     private=True))
+            raw = plugincache.read_bytes(self.path, private=True)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             LOG.debug("ignoring plugin index %s: %s", self.path, exc)
             return None
+        head, _sep, body = raw.partition(b"\n")
         try:
-            if (data["schema"] != SCHEMA or data["group"] != self.group
-                    or data["fingerprint"] != self._fingerprint()
-                    or data["core"] != plugincache.core_fingerprint()):
+            header = json.loads(head)
+            if (header["schema"] != SCHEMA or header["group"] != self.group
+                    or header["fingerprint"] != self._fingerprint()
+                    or header["core"] != plugincache.core_fingerprint()):
                 return None
-            for path, seen in data["files"].items():
+            for path, seen in header["files"].items():
                 if plugincache.file_stat(path) != seen:
                     return None
-            rows = data["rows"]
-        except (KeyError, TypeError, AttributeError):
+            if hashlib.sha256(body).hexdigest() != header["rows_sha256"]:
+                LOG.debug("ignoring plugin index %s: its rows do not "
+                          "match their digest", self.path)
+                return None
+            rows = json.loads(body)
+        except (ValueError, KeyError, TypeError, AttributeError):
             LOG.debug("ignoring plugin index %s: malformed", self.path)
             return None
         return rows if isinstance(rows, list) else None
@@ -160,12 +171,16 @@ class ListingIndex:
             LOG.debug("not writing plugin index %s: the environment "
                       "changed moments ago", self.path)
             return
+        # ASCII JSON holds no raw newline: the header is the first line
+        body = json.dumps(rows, separators=(",", ":"))
         text = json.dumps({"schema": SCHEMA, "group": self.group,
                            "environment": sys.prefix,
                            "core": plugincache.core_fingerprint(),
                            "fingerprint": fingerprint,
-                           "files": self._files, "rows": rows},
-                          separators=(",", ":"))
+                           "files": self._files,
+                           "rows_sha256": hashlib.sha256(
+                               body.encode()).hexdigest()},
+                          separators=(",", ":")) + "\n" + body
         if not plugincache.write_private(self.path, text, "plugin index"):
             return
         plugincache.prune(self.path)

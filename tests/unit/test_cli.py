@@ -162,11 +162,27 @@ class TestList:
         assert "| name " in text and "| mysql " in text
         assert text.startswith("allowed tiers: stable, technical-preview")
 
+    def test_flat_rows_built_only_for_flat_formats(self):
+        """JSON and YAML never build the table rows; the table and CSV
+        build them once."""
+        calls = []
+
+        def rows():
+            calls.append(1)
+            return [("a", 1)]
+
+        result = output.Result([{"a": 1}], ("a", "b"), rows)
+        assert output.render(result, "json") == '[\n  {\n    "a": 1\n  }\n]\n'
+        assert calls == []
+        assert "| a " in output.render(result, "table")
+        assert output.render(result, "csv") == "a,b\na,1\n"
+        assert calls == [1]
+
     def test_zero_plugins(self):
         """An empty entry-point group lists as an empty result."""
         records = discovery.discover(group="trove.test.nothing.here")
         result = views.list_plugins(records, tiers.TierPolicy())
-        assert result.data == [] and result.rows == []
+        assert result.data == [] and result.flat_rows() == []
         assert output.render(result, "json") == "[]\n"
         assert "| name " in output.render(result, "table")
 

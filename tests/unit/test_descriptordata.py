@@ -11,6 +11,7 @@ import pytest
 
 from trove_core import descriptor as d
 from trove_core import descriptordata
+from trove_core import discovery
 from trove_core import exceptions
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -76,6 +77,11 @@ class TestShippedData:
         again = descriptordata.unpack(packed)
         assert again == desc
         assert descriptordata.compare(desc, again) == []
+        tier, capabilities, strategies = descriptordata.packed_listing(
+            packed)
+        record = discovery.PluginRecord(desc.name, "d", "1", target, desc)
+        assert (tier, capabilities, [tuple(s) for s in strategies]) == \
+            record.listing()
 
     def test_every_data_file_is_listed_here(self):
         """The repository's data files are exactly those of SHIPPED, so

@@ -4,6 +4,7 @@ The plugins under tests/plugins/ are installed distributions: one good
 test plugin and one broken in each way discovery must survive.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import sys
 
 import pytest
 
+from trove_core import descriptordata
 from trove_core import discovery
 from trove_core import exceptions
 from trove_core.discovery import Health
@@ -263,3 +265,42 @@ class TestPluginThatExits:
         assert result.returncode == 0, out
         assert "exits" in out and "SystemExit" in out
         assert "mysql" in out and "redis" in out
+
+
+class TestPackedRecord:
+    """Records from the listing index keep their descriptor packed until
+    it is read."""
+
+    @pytest.fixture
+    def pair(self):
+        (plain,) = [r for r in discovery.discover() if r.name == "mysql"]
+        packed = json.loads(json.dumps(
+            descriptordata.pack(plain.descriptor)))
+        return plain, discovery._packed_record(
+            plain.name, plain.distribution, plain.version, plain.target,
+            packed)
+
+    def test_listing_reads_the_packed_form(self, pair):
+        plain, packed = pair
+        tier, capabilities, strategies = packed.listing()
+        assert (tier, capabilities, [tuple(s) for s in strategies]) == \
+            plain.listing()
+        assert "_descriptor" not in packed.__dict__  # not rebuilt
+
+    def test_descriptor_rebuilt_once_when_read(self, pair):
+        plain, packed = pair
+        assert packed.ok and packed.reason == ""
+        first = packed.descriptor
+        assert first == plain.descriptor
+        assert packed.descriptor is first
+
+    def test_replace_keeps_working(self, pair):
+        """dataclasses.replace() builds a record through __init__."""
+        plain, packed = pair
+        other = dataclasses.replace(packed, version="9.9")
+        assert other.version == "9.9"
+        assert other.descriptor == plain.descriptor
+        assert other.listing() == plain.listing()
+        empty = dataclasses.replace(packed, descriptor=None,
+                                    health=Health.BROKEN)
+        assert empty.descriptor is None and empty.listing() is None

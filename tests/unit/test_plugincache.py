@@ -272,13 +272,18 @@ class TestPrune:
         alive.write_text(json.dumps({"environment": str(tmp_path)}))
         odd = directory / "descriptors-odd.json"
         odd.write_text("[not json")
+        # listing indexes: a header line, then the rows
+        (directory / "index-gone.json").write_text(json.dumps(
+            {"environment": str(tmp_path / "no")}) + "\n[]")
+        (directory / "index-alive.json").write_text(json.dumps(
+            {"environment": str(tmp_path)}) + "\n[]")
         cache = plugincache.DescriptorCache(directory / "descriptors-me.json")
         cache.put("slot", [], d.DatastoreDescriptor(
             name="x", tier="stable", capabilities={"lifecycle"}), "x", "1")
         cache.save()
         assert sorted(p.name for p in directory.iterdir()) == [
             "descriptors-alive.json", "descriptors-me.json",
-            "descriptors-odd.json"]
+            "descriptors-odd.json", "index-alive.json"]
         written = json.loads((directory / "descriptors-me.json").read_text())
         assert written["environment"] == sys.prefix
 

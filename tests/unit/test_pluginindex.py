@@ -6,6 +6,7 @@ interpreters. The test plugin's package ``__init__`` appends to a marker
 file when imported, so a listing that imports it is seen.
 """
 
+import hashlib
 import json
 import os
 import stat
@@ -132,16 +133,25 @@ class Site(sites.VenvSite):
         (path,) = (self.cache / "trove-core").glob("index-*.json")
         return path
 
-    def poison(self, name, tier):
+    def read_index(self):
+        """``(header, rows)`` of the index file."""
+        head, _sep, body = self.index().read_bytes().partition(b"\n")
+        return json.loads(head), json.loads(body)
+
+    def poison(self, name, tier, digest=True):
         """Rewrite the index's descriptor of ``name``: a listing that
-        shows ``tier`` used the index."""
-        path = self.index()
-        data = json.loads(path.read_text())
-        for row in data["rows"]:
+        shows ``tier`` used the index. Without ``digest``, the header
+        keeps the old rows' digest."""
+        header, rows = self.read_index()
+        for row in rows:
             if row["name"] == name:
                 assert row["checked"]
                 row["data"][1] = tier  # the packed descriptor's tier
-        path.write_text(json.dumps(data))
+        body = json.dumps(rows, separators=(",", ":")).encode()
+        if digest:
+            header["rows_sha256"] = hashlib.sha256(body).hexdigest()
+        path = self.index()
+        path.write_bytes(json.dumps(header).encode() + b"\n" + body)
         path.chmod(0o600)
 
 
@@ -280,7 +290,7 @@ class TestIndex:
         pytest.param(b"\x00garbage{", id="garbage"),
         pytest.param(b'{"schema": 0}', id="other-schema"),
         pytest.param(b'{"schema": ', id="truncated"),
-        pytest.param(b'{"schema": 1, "rows": 3}', id="malformed"),
+        pytest.param(b'{"schema": 2, "rows": 3}', id="malformed"),
     ])
     def test_corrupt_index_rebuilt(self, site, content):
         """An unusable index is ignored and written again."""
@@ -288,7 +298,24 @@ class TestIndex:
         path = site.index()
         path.write_bytes(content)
         assert site.list()["datatest"]["health"] == "ok"
-        assert json.loads(path.read_text())["rows"]
+        assert site.read_index()[1]
+
+    def test_rows_held_to_their_digest(self, site):
+        """Rows changed behind the header's back (a damaged file) are not
+        used: the listing scans again and rewrites the index."""
+        site.list()
+        site.poison("datatest", "stable", digest=False)
+        assert site.list()["datatest"]["declared_tier"] == "experimental"
+        header, rows = site.read_index()
+        body = json.dumps(rows, separators=(",", ":")).encode()
+        assert header["rows_sha256"] == hashlib.sha256(body).hexdigest()
+
+    def test_truncated_rows_rebuilt(self, site):
+        """An index cut short after its header is a miss, not a crash."""
+        site.list()
+        path = site.index()
+        path.write_bytes(path.read_bytes()[:-40])
+        assert site.list()["datatest"]["health"] == "ok"
 
     def test_foreign_index_ignored(self, site):
         """An index writable by others is not trusted."""

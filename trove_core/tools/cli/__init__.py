@@ -126,7 +126,7 @@ def _cmd_show(args, stream):
         _emit(results[0], args, stream)
     else:  # a duplicated name: one document listing every registration
         _emit(output.Result([r.data for r in results], results[0].columns,
-                            [row for r in results for row in r.rows]),
+                            [row for r in results for row in r.flat_rows()]),
               args, stream)
     return EXIT_OK if all(r.ok for r in matches) else EXIT_PLUGIN
 

@@ -29,14 +29,22 @@ class Result:
     :param data: plain data (dicts, lists, strings, numbers, booleans)
         for JSON and YAML.
     :param columns: the column names of the flat view.
-    :param rows: the flat view, one sequence of values per row.
+    :param rows: the flat view, one sequence of values per row; or a
+        function without arguments that returns it, called only when a
+        flat format is rendered (see :meth:`flat_rows`).
     :param title: an optional line printed above the table.
     """
 
     data: object
     columns: tuple
-    rows: list
+    rows: object
     title: str = ""
+
+    def flat_rows(self):
+        """The flat view's rows, built now if they were deferred."""
+        if callable(self.rows):
+            self.rows = list(self.rows())
+        return self.rows
 
 
 def flat(value):
@@ -188,9 +196,9 @@ def render(result, fmt):
         PyYAML is not installed.
     """
     if fmt == "table":
-        return _table(result.columns, result.rows, result.title)
+        return _table(result.columns, result.flat_rows(), result.title)
     if fmt == "csv":
-        return _csv(result.columns, result.rows)
+        return _csv(result.columns, result.flat_rows())
     if fmt == "json":
         return _dump_json(result.data) + "\n"
     if fmt == "yaml":

@@ -92,6 +92,11 @@ LIST_COLUMNS = ("name", "distribution", "version", "declared tier",
 def list_plugins(records, policy, evidence_dir=None):
     """The ``list`` view: every plugin, healthy or not.
 
+    What a plugin shows is read with
+    :meth:`~trove_core.discovery.PluginRecord.listing`, which leaves a
+    descriptor the listing index holds packed as it is; the table and
+    CSV rows are built only if one of those formats is asked for.
+
     :param records: :class:`~trove_core.discovery.PluginRecord` objects.
     :param policy: the :class:`~trove_core.tiers.TierPolicy` in force.
     :param evidence_dir: where conformance reports are read.
@@ -101,36 +106,49 @@ def list_plugins(records, policy, evidence_dir=None):
 
     evidence_dir = evidence.evidence_dir(evidence_dir)
     reports = _reports(evidence_dir)
-    allowed = policy.allowed  # Tier members: no parsing per plugin
-    data, rows = [], []
+    allowed = frozenset(t.label for t in policy.allowed)
+    data = []
     for rec in records:
-        desc = rec.descriptor
         _ev, verified = _verified(rec, evidence_dir, reports=reports)
-        item = {
+        shown = rec.listing()
+        if shown is not None:
+            tier, capabilities, strategies = shown
+            strategies = [{"name": name, "kind": kind, "tier": label,
+                           "allowed": label in allowed, "summary": summary}
+                          for name, kind, label, summary in strategies]
+        else:
+            tier, capabilities, strategies = None, [], []
+        data.append({
             "name": rec.name,
             "distribution": rec.distribution,
             "version": rec.version,
-            "declared_tier": desc.tier.label if desc else None,
+            "declared_tier": tier,
             "verified_tier": verified,
-            "allowed": desc.tier in allowed if desc else False,
+            "allowed": tier in allowed,
             "health": rec.health.value,
             "reason": rec.reason,
-            "capabilities": sorted(desc.capabilities) if desc else [],
-            "strategies": _strategies(desc, policy),
-        }
-        data.append(item)
-        health = item["health"]
-        if rec.reason:
-            health = "%s: %s" % (health, rec.reason)
-        rows.append((
-            rec.name, rec.distribution, rec.version,
-            item["declared_tier"], verified, item["allowed"], health,
-            "\n".join(item["capabilities"]) or None,
-            "\n".join(_strategy_line(s) for s in item["strategies"])
-            or None))
+            "capabilities": list(capabilities),
+            "strategies": strategies,
+        })
     title = "allowed tiers: %s" % ", ".join(
         t.label for t in sorted(policy.allowed, reverse=True))
-    return output.Result(data, LIST_COLUMNS, rows, title)
+    return output.Result(data, LIST_COLUMNS, lambda: _list_rows(data), title)
+
+
+def _list_rows(data):
+    """The table and CSV rows of the ``list`` view's items."""
+    rows = []
+    for item in data:
+        health = item["health"]
+        if item["reason"]:
+            health = "%s: %s" % (health, item["reason"])
+        rows.append((
+            item["name"], item["distribution"], item["version"],
+            item["declared_tier"], item["verified_tier"], item["allowed"],
+            health, "\n".join(item["capabilities"]) or None,
+            "\n".join(_strategy_line(s) for s in item["strategies"])
+            or None))
+    return rows
 
 
 def _opts(name, side):
