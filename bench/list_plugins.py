@@ -1,8 +1,8 @@
 """Benchmark: ``trove-datastores list`` with 4 plugins and with 504.
 
-Not a test. Each scenario runs ``list -f json`` in fresh interpreters
-(``python -S`` plus an explicit site directory, so only the plugins meant
-for the scenario are installed):
+Not a test. Each scenario runs ``list -f json`` (``--format`` for
+another) in fresh interpreters (``python -S`` plus an explicit site
+directory, so only the plugins meant for the scenario are installed):
 
 * ``real-4``: the four real plugins (test plugins hidden). They are
   editable installs here, so neither their descriptor data nor the
@@ -32,7 +32,7 @@ scenario with ``trove_core`` as of another commit.
 Usage::
 
     .venv/bin/python bench/list_plugins.py [--runs 7] [--plugins 500]
-        [--without-data] [--compare-core GITREF]
+        [--without-data] [--compare-core GITREF] [--format table]
 """
 
 import argparse
@@ -58,17 +58,20 @@ import io, json, site, sys
 site.addsitedir(sys.argv[1])
 from trove_core.tools import cli
 out = io.StringIO()
-code = cli.main(["list", "-f", "json"], stream=out)
+code = cli.main(["list", "-f", sys.argv[2]], stream=out)
 t1 = time.perf_counter()
 c1 = time.process_time()
-listed = json.loads(out.getvalue())
-json.dump({"code": code, "core": cli.__file__, "main_s": t1 - t0,
-           "main_cpu_s": c1 - c0,
-           "modules": len(sys.modules),
+figures = {"code": code, "core": cli.__file__, "main_s": t1 - t0,
+           "main_cpu_s": c1 - c0, "modules": len(sys.modules),
            "gen_modules": sum(1 for m in sys.modules
-                              if m.startswith("trove_ds_gen")),
-           "plugins": len(listed),
-           "ok": sum(1 for d in listed if d["health"] == "ok")}, sys.stdout)
+                              if m.startswith("trove_ds_gen"))}
+if sys.argv[2] != "json":  # counted after the clock stopped
+    out = io.StringIO()
+    cli.main(["list", "-f", "json"], stream=out)
+listed = json.loads(out.getvalue())
+figures.update(plugins=len(listed),
+               ok=sum(1 for d in listed if d["health"] == "ok"))
+json.dump(figures, sys.stdout)
 """
 
 DESCRIPTOR = '''from trove_core.descriptor import DatastoreDescriptor
@@ -152,10 +155,12 @@ def real_site(root):
         (root / entry.name).symlink_to(entry)
 
 
-def run(site_dir, pythonpath, cache, evidence, core=REPO, cold=False):
+def run(site_dir, pythonpath, cache, evidence, core=REPO, cold=False,
+        fmt="json"):
     """One fresh interpreter running ``list``; returns its figures.
 
     :param cold: delete the descriptor cache first.
+    :param fmt: the output format (``-f``).
     """
     if cold:
         shutil.rmtree(cache / "trove-core", ignore_errors=True)
@@ -173,7 +178,7 @@ def run(site_dir, pythonpath, cache, evidence, core=REPO, cold=False):
     # a neutral working directory: ``-c`` puts it first on sys.path, and
     # the repository's own trove_core would shadow --compare-core's
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", PROBE, str(site_dir)],
+        [sys.executable, "-S", "-c", PROBE, str(site_dir), fmt],
         capture_output=True, text=True, env=env, timeout=600, check=False,
         cwd=str(cache.parent))
     wall = time.perf_counter() - start
@@ -205,7 +210,7 @@ def summarize(name, state, runs):
     }
 
 
-def scenarios(specs, runs, tmp):
+def scenarios(specs, runs, tmp, fmt="json"):
     """Compile each scenario's bytecode once, then run it cold and warm
     ``runs`` times, interleaved so that load from other processes hits
     every scenario and state alike."""
@@ -213,7 +218,7 @@ def scenarios(specs, runs, tmp):
     first = {}
     for name, site_dir, pythonpath, core in specs:
         first[name] = run(site_dir, pythonpath, tmp / ("cache-" + name),
-                          evidence, core, cold=True)
+                          evidence, core, cold=True, fmt=fmt)
     results = {(spec[0], state): [] for spec in specs
                for state in ("cold", "warm")}
     for _ in range(runs):
@@ -221,7 +226,7 @@ def scenarios(specs, runs, tmp):
             for state in ("cold", "warm"):
                 results[name, state].append(run(
                     site_dir, pythonpath, tmp / ("cache-" + name),
-                    evidence, core, cold=state == "cold"))
+                    evidence, core, cold=state == "cold", fmt=fmt))
     rows = [summarize(spec[0], state, results[spec[0], state])
             for state in ("cold", "warm") for spec in specs]
     return rows, first
@@ -251,6 +256,10 @@ def main(argv=None):
     parser.add_argument(
         "--compare-core", metavar="GITREF",
         help="also run the large scenario with trove_core as of GITREF")
+    parser.add_argument(
+        "--format", default="json", choices=("json", "table", "csv"),
+        help="the listing's output format (-f); the command's own default "
+             "is table")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="trove-bench-") as tmp:
         tmp = pathlib.Path(tmp)
@@ -271,7 +280,7 @@ def main(argv=None):
         if args.compare_core:
             specs.append(("%s @%s" % (big, args.compare_core), site_dir,
                           gen, export_core(args.compare_core, tmp)))
-        rows, first = scenarios(specs, args.runs, tmp)
+        rows, first = scenarios(specs, args.runs, tmp, args.format)
     print("| scenario | state | plugins listed (ok) | wall s (median of "
           "%d) | wall min s | process CPU s (median) | CPU in main() s "
           "| modules imported | generated plugin modules imported |"
