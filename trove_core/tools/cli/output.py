@@ -60,31 +60,42 @@ def flat(value):
     return str(value)
 
 
-def _wrap(text):
-    return "\n".join(textwrap.fill(line, WRAP) if len(line) > WRAP
-                     else line for line in text.split("\n"))
+def _lines(value):
+    """The lines of one table cell: :func:`flat`'s text, wrapped at
+    :data:`WRAP`."""
+    text = value if type(value) is str else flat(value)
+    if len(text) > WRAP:  # no line of a shorter text can be too long
+        text = "\n".join(textwrap.fill(line, WRAP) if len(line) > WRAP
+                         else line for line in text.split("\n"))
+    return text.split("\n")
 
 
 def _table(columns, rows, title=""):
-    cells = [[_wrap(flat(v)) for v in row] for row in rows]
+    cells = [[_lines(v) for v in row] for row in rows]
     widths = [len(c) for c in columns]
     for row in cells:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], *(len(line)
-                                         for line in cell.split("\n")))
+        for i, lines in enumerate(row):
+            longest = max(map(len, lines))
+            if longest > widths[i]:
+                widths[i] = longest
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 
+    # each cell left-justified to its column's width, as str.ljust
+    template = "| " + " | ".join("%%-%ds" % w for w in widths) + " |"
+
     def line(values):
-        return "| " + " | ".join(
-            v.ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+        return template % tuple(values)
 
     out = [title] if title else []
     out += [rule, line(columns), rule.replace("-", "=")]
     for row in cells:
-        parts = [cell.split("\n") for cell in row]
-        height = max(len(p) for p in parts)
+        height = max(map(len, row))
+        if height == 1:
+            out.append(line([lines[0] for lines in row]))
+            continue
         for i in range(height):
-            out.append(line([p[i] if i < len(p) else "" for p in parts]))
+            out.append(line([lines[i] if i < len(lines) else ""
+                             for lines in row]))
     out.append(rule)
     return "\n".join(out) + "\n"
 
