@@ -122,6 +122,7 @@ def _yaml(data):
 _STRING = json.encoder.encode_basestring_ascii
 _CONSTANTS = {True: "true", False: "false", None: "null"}
 _HEADS = {}
+_HEADS_KEPT = 4096
 
 
 class _Unusual(Exception):
@@ -149,17 +150,21 @@ def _json(value, pad, out):
         if not value:
             out.append("{}")
             return
+        # '{\n    "key": ' and ',\n    "key": ' once per key set and
+        # depth (a listing's items all share one), not per value
+        keys = tuple(value)
+        heads = _HEADS.get((pad, keys))
+        if heads is None:
+            if any(type(key) is not str for key in keys):
+                raise _Unusual(keys)
+            if len(_HEADS) > _HEADS_KEPT:
+                _HEADS.clear()
+            inner = pad + "  "
+            heads = _HEADS[pad, keys] = [
+                ("," if i else "{") + inner + _STRING(key) + ": "
+                for i, key in enumerate(keys)]
         inner = pad + "  "
-        first = True
-        for key, item in value.items():
-            # ',\n    "key": ' once per key and depth, not per value
-            head = _HEADS.get((inner, key, first))
-            if head is None:
-                if type(key) is not str:
-                    raise _Unusual(key)
-                head = _HEADS[inner, key, first] = (
-                    ("{" if first else ",") + inner + _STRING(key) + ": ")
-            first = False
+        for head, item in zip(heads, value.values()):
             kind = type(item)
             if kind is str:
                 out.append(head + _STRING(item))

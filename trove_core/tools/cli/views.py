@@ -109,7 +109,12 @@ def list_plugins(records, policy, evidence_dir=None):
     allowed = frozenset(t.label for t in policy.allowed)
     data = []
     for rec in records:
-        _ev, verified = _verified(rec, evidence_dir, reports=reports)
+        if not rec.ok:
+            verified = None
+        elif rec.name + ".json" not in reports:  # nothing above it
+            verified = UNVERIFIED
+        else:
+            _ev, verified = _verified(rec, evidence_dir, reports=reports)
         shown = rec.listing()
         if shown is not None:
             tier, capabilities, strategies = shown
