@@ -184,12 +184,7 @@ def run(args):
         result["bench_rss_mb"] = round(resource.getrusage(
             resource.RUSAGE_SELF).ru_maxrss / 1000, 1)
     finally:
-        if conductor is not None:
-            conductor.stop()
-        if transport is not None:
-            transport.cleanup()
-        if fleet is not None:
-            fleet.kill()
+        fleet_mod.release(conductor, transport, fleet)
         node.stop()
     result["machine"] = {
         "cpus": os.cpu_count(), "python": platform.python_version(),

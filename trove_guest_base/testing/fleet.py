@@ -19,12 +19,24 @@ import sys
 import threading
 import time
 
-__all__ = ["CONSUMING", "Conductor", "Fleet", "FleetGuest", "rss_mb"]
+__all__ = ["CONSUMING", "Conductor", "Fleet", "FleetGuest", "release",
+           "rss_mb"]
 
 LOG = logging.getLogger(__name__)
 
 #: What a guest logs once it consumes its topic.
 CONSUMING = "consuming on topic"
+
+
+def release(conductor=None, transport=None, fleet=None):
+    """Tear down what a fleet run started, whichever of it exists: the
+    conductor stand-in, the RPC transport, the guests (killed)."""
+    if conductor is not None:
+        conductor.stop()
+    if transport is not None:
+        transport.cleanup()
+    if fleet is not None:
+        fleet.kill()
 
 
 def rss_mb(pid):
@@ -456,12 +468,7 @@ def failover_drill(directory, guests=3, rounds=40, interval=0.1,
             via=survivor))
         figures["clean_exits"] = sum(1 for s in fleet.stop() if s == 0)
     finally:
-        if conductor is not None:
-            conductor.stop()
-        if transport is not None:
-            transport.cleanup()
-        if fleet is not None:
-            fleet.kill()
+        release(conductor, transport, fleet)
         cluster.stop()
     figures["total_s"] = round(time.monotonic() - started, 1)
     return figures
