@@ -164,7 +164,7 @@ def _json(value, pad, out):
                 ("," if i else "{") + inner + _STRING(key) + ": "
                 for i, key in enumerate(keys)]
         inner = pad + "  "
-        for head, item in zip(heads, value.values()):
+        for head, item in zip(heads, value.values(), strict=True):
             kind = type(item)
             if kind is str:
                 out.append(head + _STRING(item))

@@ -67,20 +67,23 @@ def _reports(evidence_dir):
         return frozenset()
 
 
-def _verified(record, evidence_dir, load_manager=False, reports=None):
+def _evidence():
     from trove_core.tools import evidence
 
+    return evidence
+
+
+def _verified(record, evidence_dir, load_manager=False, reports=None):
+    """``(evidence, verified tier label)`` of a record; a plugin without
+    a report costs no more than a set lookup when ``reports`` (the
+    directory's file names) is given."""
     if not record.ok:
         return None, None
-    name = "%s.json" % record.name
-    if reports is not None:
-        found = name in reports
-    else:
-        found = os.path.exists(os.path.join(
-            evidence.evidence_dir(evidence_dir), name))
-    if not found:  # no report: nothing above 'unverified'
+    if reports is None:
+        reports = _reports(_evidence().evidence_dir(evidence_dir))
+    if record.name + ".json" not in reports:  # nothing above 'unverified'
         return None, UNVERIFIED
-    ev = evidence.evaluate(record, evidence_dir, load_manager=load_manager)
+    ev = _evidence().evaluate(record, evidence_dir, load_manager=load_manager)
     return ev, _label(ev.verified)
 
 
@@ -109,12 +112,7 @@ def list_plugins(records, policy, evidence_dir=None):
     allowed = frozenset(t.label for t in policy.allowed)
     data = []
     for rec in records:
-        if not rec.ok:
-            verified = None
-        elif rec.name + ".json" not in reports:  # nothing above it
-            verified = UNVERIFIED
-        else:
-            _ev, verified = _verified(rec, evidence_dir, reports=reports)
+        _ev, verified = _verified(rec, evidence_dir, reports=reports)
         shown = rec.listing()
         if shown is not None:
             tier, capabilities, strategies = shown
