@@ -2,8 +2,10 @@
 
 import hashlib
 import os
+import pathlib
 import shutil
 import subprocess
+import zipfile
 
 import pytest
 
@@ -262,6 +264,76 @@ class TestProjectWheel:
             pytest.skip("trove-ds-redis is not installed from a source tree")
         assert (source / "setup.cfg").is_file()
         assert wheels.find_source("no-such-distribution") is None
+
+
+REDIS_SOURCE = pathlib.Path(__file__).resolve().parents[2] / "plugins" / \
+    "trove-ds-redis"
+DATA = pathlib.PurePath("trove_ds_redis", "plugin.descriptor.json")
+
+
+def _stale_copy(tmp_path):
+    """A copy of the Redis plugin's source whose committed descriptor data
+    says the wrong tier."""
+    copy = tmp_path / "trove-ds-redis"
+    shutil.copytree(REDIS_SOURCE, copy, ignore=shutil.ignore_patterns(
+        "*.egg-info", "__pycache__", "build", "dist"))
+    text = (copy / DATA).read_text(encoding="utf-8")
+    assert '"stable"' in text
+    (copy / DATA).write_text(text.replace('"stable"', '"experimental"', 1),
+                             encoding="utf-8")
+    return copy
+
+
+class TestDescriptorDataInBuild:
+    """The image builder's wheel build writes each plugin's descriptor
+    data from its plugin.py, into the copy it builds."""
+
+    def test_stale_data_rewritten_and_named(self, tmp_path, caplog):
+        """Stale committed data is rewritten in the copy, with a warning
+        that names the source and the command that fixes it."""
+        copy = _stale_copy(tmp_path)
+        with caplog.at_level("WARNING"):
+            done = wheels.write_descriptor_data(copy, "redis",
+                                                source=REDIS_SOURCE)
+        assert done == {"trove_ds_redis.plugin:DESCRIPTOR": "wrote"}
+        assert (copy / DATA).read_bytes() == (REDIS_SOURCE / DATA) \
+            .read_bytes()
+        assert str(REDIS_SOURCE) in caplog.text
+        assert "python -m trove_core.descriptordata " \
+            "trove_ds_redis.plugin:DESCRIPTOR" in caplog.text
+        caplog.clear()
+        again = wheels.write_descriptor_data(copy, "redis")
+        assert again == {"trove_ds_redis.plugin:DESCRIPTOR": "unchanged"}
+        assert "stale" not in caplog.text
+
+    def test_project_without_datastore(self, tmp_path):
+        """trove-core itself registers no datastore: nothing to write."""
+        (tmp_path / "setup.cfg").write_text("[metadata]\nname = x\n")
+        assert wheels.write_descriptor_data(tmp_path) == {}
+
+    def test_unimportable_descriptor_refused(self, tmp_path):
+        """A descriptor the builder cannot import stops the build with
+        the command that failed and its error."""
+        (tmp_path / "setup.cfg").write_text(
+            "[entry_points]\ntrove.datastores =\n"
+            "    nosuch = trove_ds_nosuch.plugin:DESCRIPTOR\n")
+        with pytest.raises(errors.ImageBuildError,
+                           match="descriptor data") as info:
+            wheels.write_descriptor_data(tmp_path, "nosuch")
+        assert "trove_ds_nosuch" in str(info.value)
+
+    @pytest.mark.packaging
+    @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+    def test_wheel_carries_written_data(self, tmp_path, monkeypatch):
+        """The wheel built from a stale source holds the current data."""
+        monkeypatch.setenv("PBR_VERSION", "1.0.0")
+        copy = _stale_copy(tmp_path)
+        wheel = wheels.build_project_wheel(copy, tmp_path / "out", "redis")
+        with zipfile.ZipFile(wheel) as archive:
+            shipped = archive.read(DATA.as_posix())
+        assert shipped == (REDIS_SOURCE / DATA).read_bytes()
+        # the source tree itself is left as it was
+        assert b'"experimental"' in (copy / DATA).read_bytes()
 
 
 

@@ -6,10 +6,14 @@ root of a fresh git repository: pbr then lists the package data from git
 (a plugin inside a larger repository would otherwise lose its
 ``elements/``), no stale ``build/`` or ``*.egg-info`` of the source tree
 leaks in, and the version is the one pbr computes in the real tree (or
-``PBR_VERSION`` when set).
+``PBR_VERSION`` when set). A plugin's descriptor data
+(``plugin.descriptor.json``, what listing reads instead of importing the
+plugin) is written in that copy from the plugin's descriptor before the
+build, so a wheel built here never carries stale data.
 """
 
 import base64
+import configparser
 import hashlib
 import importlib.metadata
 import json
@@ -25,12 +29,13 @@ import urllib.parse
 import urllib.request
 import zipfile
 
+from trove_core import descriptordata
 from trove_core.tools.image import errors
 
 __all__ = ["build_project_wheel", "build_wheelhouse", "can_build_here",
            "find_interpreter", "find_source", "lock_lines",
            "record_line", "repack_installed", "wheel_files",
-           "write_lock"]
+           "write_descriptor_data", "write_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -108,6 +113,69 @@ def _pbr_version(source, datastore):
     return out.strip().splitlines()[-1].strip()
 
 
+def _descriptor_targets(setup_cfg):
+    """The ``module:attr`` of each ``trove.datastores`` entry point a pbr
+    ``setup.cfg`` declares."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(setup_cfg, encoding="utf-8")
+    raw = parser.get("entry_points", "trove.datastores", fallback="")
+    targets = []
+    for line in raw.splitlines():
+        _name, sep, target = line.partition("=")
+        if sep and target.strip():
+            targets.append(target.strip())
+    return targets
+
+
+def write_descriptor_data(copy, datastore="", source=None):
+    """Write the descriptor data of the plugin in ``copy`` (a copy of
+    its source tree about to be built), so that the wheel carries data
+    written from its ``plugin.py`` by this build, whatever the committed
+    file says.
+
+    The descriptor is imported from the copy by this interpreter (which
+    has trove-core). A source tree whose committed data was stale is
+    named in a warning: the wheel is right, the repository is not.
+
+    :param copy: the project directory (``setup.cfg`` inside).
+    :param datastore: the datastore being built, for messages.
+    :param source: the source tree ``copy`` was made from, for messages.
+    :returns: ``{target: "wrote" | "unchanged"}``; empty for a project
+        that registers no datastore (trove-core itself).
+    :raises ImageBuildError: a descriptor cannot be imported or is not
+        one, or its module was found outside ``copy``.
+    """
+    copy = pathlib.Path(copy).resolve()
+    targets = _descriptor_targets(copy / "setup.cfg")
+    if not targets:
+        return {}
+    env = dict(os.environ)
+    env.pop("PYTHONSAFEPATH", None)  # -m must put the copy first
+    out = _run([sys.executable, "-m", "trove_core.descriptordata",
+                *targets],
+               "writing the descriptor data of %s (python -m "
+               "trove_core.descriptordata %s)" % (copy.name,
+                                                   " ".join(targets)),
+               datastore, cwd=copy, env=env)
+    done = {}
+    for target, line in zip(targets, out.strip().splitlines(),
+                            strict=True):
+        state, _sep, path = line.partition(" ")
+        if not pathlib.Path(path).resolve().is_relative_to(copy):
+            raise errors.ImageBuildError(
+                datastore=datastore, reason="%s was imported from %s, not "
+                "from the source being built (%s); is it installed "
+                "under another name?" % (target, path, copy))
+        if state == "wrote":
+            LOG.warning("%s: the descriptor data committed in %s is "
+                        "missing or stale; the wheel carries data written "
+                        "from %s, but fix the source too: %s", datastore or
+                        copy.name, source or copy, target,
+                        descriptordata.regenerate_command(target))
+        done[target] = state
+    return done
+
+
 def build_project_wheel(source, dest, datastore="", python=None):
     """Build the wheel of a pbr project from its source tree.
 
@@ -116,8 +184,9 @@ def build_project_wheel(source, dest, datastore="", python=None):
     :param datastore: the datastore being built, for messages.
     :param python: the interpreter that runs pip (default: this one).
     :returns: the wheel's :class:`pathlib.Path`.
-    :raises ImageBuildError: outside git without ``PBR_VERSION``, or the
-        build failed.
+    :raises ImageBuildError: outside git without ``PBR_VERSION``, a
+        descriptor could not be imported (:func:`write_descriptor_data`),
+        or the build failed.
     """
     source = pathlib.Path(source).resolve()
     dest = pathlib.Path(dest)
@@ -136,6 +205,7 @@ def build_project_wheel(source, dest, datastore="", python=None):
             target = copy / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / rel, target)
+        write_descriptor_data(copy, datastore, source)
         git = ["git", "-C", str(copy), "-c", "commit.gpgsign=false",
                "-c", "core.hooksPath=/dev/null"]
         _run(git[:3] + ["init", "-q"], "git init", datastore, env=env)
