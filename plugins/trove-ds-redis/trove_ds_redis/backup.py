@@ -49,6 +49,7 @@ import time
 
 from trove_core import exceptions
 from trove_guest_base import backup as pipeline
+from trove_guest_base import files
 from trove_guest_base import net
 from trove_guest_base.backup import pipeline as pipeline_mod
 
@@ -248,13 +249,19 @@ class RedisRDBBackup(pipeline.BackupStrategy):
         except redis_errors.ResponseError:
             delay = "0"
         changed = [delay not in ("0", "")]
+        mark = self.manager.sync_delay_mark
         if changed[0]:
+            # a guest killed before put_back() leaves the mark, and its
+            # next start puts the delay back (Manager.recover_after_restart)
+            files.atomic_write(mark, delay, mode=0o600)
             client.config_set("repl-diskless-sync-delay", "0")
 
         def put_back():
             if changed[0]:
                 changed[0] = False
                 client.config_set("repl-diskless-sync-delay", delay)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(mark)
         try:
             yield put_back
         finally:

@@ -416,6 +416,43 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         configured) and wait until it is gone."""
         self.runner.stop(timeout=self.options.start_timeout)
 
+    @property
+    def sync_delay_mark(self):
+        """Where a streamed backup notes the ``repl-diskless-sync-delay``
+        it set to 0, until it has put the value back."""
+        return os.path.join(self.state_dir, "sync-delay.saved")
+
+    @property
+    def write_pause_mark(self):
+        """Present while :meth:`pre_create_backup` holds client writes."""
+        return os.path.join(self.state_dir, "writes-paused")
+
+    def recover_after_restart(self):
+        """Undo what a guest killed in a backup left on a running server
+        (the diskless-sync delay at 0, client writes paused for a volume
+        snapshot), then settle interrupted backups."""
+        running = None
+        if os.path.exists(self.sync_delay_mark):
+            with open(self.sync_delay_mark, encoding="utf-8") as handle:
+                delay = handle.read().strip()
+            running = self.runner.is_running()
+            if running and delay.isdigit():
+                self.client().config_set("repl-diskless-sync-delay", delay)
+                LOG.warning("a backup killed during its SYNC left "
+                            "repl-diskless-sync-delay at 0; put back to %s",
+                            delay)
+            os.unlink(self.sync_delay_mark)
+        if os.path.exists(self.write_pause_mark):
+            if running is None:
+                running = self.runner.is_running()
+            if running:
+                self.client().execute_command("CLIENT", "UNPAUSE")
+                LOG.warning("client writes paused by pre_create_backup "
+                            "were never let through (the guest stopped "
+                            "before post_create_backup); unpaused")
+            os.unlink(self.write_pause_mark)
+        return super().recover_after_restart()
+
     def probe_status(self):
         """``RUNNING`` when the server answers, ``BLOCKED`` when its
         process is up but does not answer (loading...), ``CRASHED`` when
@@ -693,6 +730,9 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
         """Save an RDB snapshot, then pause client writes (reads go on)
         until :meth:`post_create_backup`, for a volume snapshot."""
         self.backup_strategy().snapshot()
+        # a guest killed before post_create_backup unpauses at its next
+        # start (recover_after_restart), not an hour later
+        files.atomic_write(self.write_pause_mark, "", mode=0o600)
         self.client().execute_command("CLIENT", "PAUSE", 3600 * 1000,
                                       "WRITE")
         return {}
@@ -700,6 +740,8 @@ class Manager(backup.BackupOperations, manager.BaseDatastoreManager):
     def post_create_backup(self):
         """Let client writes through again."""
         self.client().execute_command("CLIENT", "UNPAUSE")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.write_pause_mark)
         return {}
 
     # -- replication (IReplication): the strategy does the work -------------

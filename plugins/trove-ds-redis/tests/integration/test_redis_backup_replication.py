@@ -154,6 +154,51 @@ class TestBackup:
         finally:
             prepared.post_create_backup()
         assert prepared.client().set("paused", "2")
+        assert not os.path.exists(prepared.write_pause_mark)
+
+    def test_guest_killed_between_pre_and_post_unpauses(self, prepared):
+        """A guest that dies after pre_create_backup does not leave writes
+        paused for the hour: its next start lets them through."""
+        prepared.pre_create_backup()
+        assert os.stat(prepared.write_pause_mark).st_mode & 0o777 == 0o600
+        # the guest dies here: no post_create_backup
+        blocked = redis.Redis(host=prepared.host,
+                              port=prepared.options.port,
+                              username="os_admin",
+                              password=prepared.admin_password(),
+                              socket_timeout=0.5,
+                              retry=Retry(NoBackoff(), 0))
+        with pytest.raises(redis.TimeoutError):
+            blocked.set("paused", "1")
+        prepared.recover_after_restart()
+        assert blocked.set("paused", "3")
+        assert not os.path.exists(prepared.write_pause_mark)
+
+    def test_guest_killed_during_sync_puts_delay_back(self, make):
+        """The diskless-sync delay a streamed backup sets to 0 is put back
+        by the next start when the guest died before doing it."""
+        source = make("src-delay")
+        source.prepare(memory_mb=None, packages=[], databases=[],
+                       users=[])
+        client = source.client()
+        client.config_set("repl-diskless-sync-delay", "7")
+        held = source.backup_strategy()._no_sync_delay()
+        held.__enter__()  # the guest dies inside: no __exit__
+        assert client.config_get("repl-diskless-sync-delay") == {
+            "repl-diskless-sync-delay": "0"}
+        mark = source.sync_delay_mark
+        assert os.stat(mark).st_mode & 0o777 == 0o600
+        with open(mark, encoding="utf-8") as handle:
+            assert handle.read() == "7"
+        assert source.recover_after_restart() == {}
+        assert client.config_get("repl-diskless-sync-delay") == {
+            "repl-diskless-sync-delay": "7"}
+        assert not os.path.exists(mark)
+        # a backup that completes leaves no mark
+        source.create_backup({"id": "delay-kept"})
+        assert not os.path.exists(mark)
+        assert client.config_get("repl-diskless-sync-delay") == {
+            "repl-diskless-sync-delay": "7"}
 
 
 class TestReplication:
