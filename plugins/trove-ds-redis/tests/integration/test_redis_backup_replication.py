@@ -20,6 +20,13 @@ def _fill(client, prefix, count):
         pipe.execute()
 
 
+def _impatient_client(mgr):
+    """An admin client that gives up on a blocked write after 0.5 s."""
+    return redis.Redis(host=mgr.host, port=mgr.options.port,
+                       username="os_admin", password=mgr.admin_password(),
+                       socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+
+
 class TestBackup:
     """Backups stream a snapshot (a SYNC, else a completed BGSAVE);
     restores go through prepare."""
@@ -143,12 +150,7 @@ class TestBackup:
         prepared.pre_create_backup()
         try:
             assert prepared.client().get("paused") is None
-            blocked = redis.Redis(host=prepared.host,
-                                  port=prepared.options.port,
-                                  username="os_admin",
-                                  password=prepared.admin_password(),
-                                  socket_timeout=0.5,
-                                  retry=Retry(NoBackoff(), 0))
+            blocked = _impatient_client(prepared)
             with pytest.raises(redis.TimeoutError):
                 blocked.set("paused", "1")
         finally:
@@ -162,12 +164,7 @@ class TestBackup:
         prepared.pre_create_backup()
         assert os.stat(prepared.write_pause_mark).st_mode & 0o777 == 0o600
         # the guest dies here: no post_create_backup
-        blocked = redis.Redis(host=prepared.host,
-                              port=prepared.options.port,
-                              username="os_admin",
-                              password=prepared.admin_password(),
-                              socket_timeout=0.5,
-                              retry=Retry(NoBackoff(), 0))
+        blocked = _impatient_client(prepared)
         with pytest.raises(redis.TimeoutError):
             blocked.set("paused", "1")
         prepared.recover_after_restart()
